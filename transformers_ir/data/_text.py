@@ -1,0 +1,40 @@
+"""Document text for re-rankers: fetch a dataset's text fields and join them into one ``text`` column."""
+from __future__ import annotations
+
+import pandas as pd
+import pyterrier as pt
+
+
+class JoinFields(pt.Transformer):
+    """Join several text columns into one (``title`` + ' ' + ``text`` for BEIR, as ir_datasets' default_text),
+    dropping the parts. Rows keep every other column."""
+
+    def __init__(self, fields: list[str], *, text_field: str = "text"):
+        self.fields = list(fields)
+        self.text_field = text_field
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        if self.fields == [self.text_field]:
+            return inp
+        parts = [inp[f].fillna("").astype(str) for f in self.fields]
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = (joined + " " + part).str.strip()
+        extra = [f for f in self.fields if f != self.text_field]
+        return inp.drop(columns=extra).assign(**{self.text_field: joined})
+
+    def __repr__(self) -> str:
+        return f"JoinFields({self.fields!r})"
+
+
+def text_loader(dataset, *, text_field: str = "text") -> pt.Transformer:
+    """``pt.text.get_text`` for the dataset's text fields, joined into ``text_field``.
+
+    Example::
+
+        bm25 % 100 >> text_loader(dataset) >> reranker
+    """
+    fields = dataset.text_fields() if hasattr(dataset, "text_fields") else [text_field]
+    if not fields:
+        raise ValueError(f"{dataset!r} has no document texts; a re-ranker needs a corpus with text")
+    return pt.text.get_text(dataset, fields) >> JoinFields(fields, text_field=text_field)

@@ -1,0 +1,25 @@
+"""First-stage retrieval: BM25 (and other Terrier models) with Terrier or PISA."""
+from transformers_ir.first_stage._artifact import IndexArtifact
+from transformers_ir.first_stage._bm25 import ENGINES, Engine, bm25, dataset_index, terrier
+from transformers_ir.first_stage._corpus import CorpusGuard
+from transformers_ir.first_stage._pisa import PisaIndex
+
+__all__ = [
+    "ENGINES",
+    "CorpusGuard",
+    "Engine",
+    "IndexArtifact",
+    "PisaIndex",
+    "TerrierIndex",
+    "bm25",
+    "dataset_index",
+    "terrier",
+]
+
+
+def __getattr__(name):  # TerrierIndex imports PyTerrier's Terrier module only when asked for
+    if name == "TerrierIndex":
+        from transformers_ir.first_stage._terrier import TerrierIndex
+
+        return TerrierIndex
+    raise AttributeError(name)

@@ -1,0 +1,73 @@
+"""Checks on the documents that go into any index: shared by every engine we build indexes with."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+
+class CorpusGuard:
+    """Wraps a document iterator: checks docnos as they stream, counts documents, and remembers an exception
+    raised by the source even when the consumer swallows it.
+
+    The remembered exception matters because pyterrier-pisa consumes the iterator in a background thread: an
+    error there only kills that thread, and the index would report itself built with fewer documents.
+    Call :meth:`check` after indexing: it re-raises such an error and compares the counts.
+
+    Args:
+        docs: the documents (dicts with ``docno``).
+        max_docno_length: longest docno the engine can store (Terrier's meta index is fixed-width).
+        forbid_spaces: refuse docnos with white space (PISA cuts a docno at the first space: ``'a b'`` -> ``'a'``).
+    """
+
+    def __init__(self, docs: Iterable[dict], *, max_docno_length: int | None = None, forbid_spaces: bool = False):
+        self.docs = docs
+        self.max_docno_length = max_docno_length
+        self.forbid_spaces = forbid_spaces
+        self.count = 0
+        self.error: BaseException | None = None
+        self.finished = False
+        self._seen: set[str] = set()
+
+    def _check_docno(self, docno) -> str:
+        if not isinstance(docno, str):
+            raise TypeError(f"docno {docno!r} is a {type(docno).__name__}, not a str: convert docnos to str first")
+        if not docno:
+            raise ValueError(f"document #{self.count} has an empty docno: every document needs a unique docno")
+        if self.max_docno_length is not None and len(docno) > self.max_docno_length:
+            raise ValueError(
+                f"docno {docno!r} is {len(docno)} characters, longer than this index stores "
+                f"({self.max_docno_length}): raise max_docno_length when building the index"
+            )
+        if self.forbid_spaces and any(c.isspace() for c in docno):
+            raise ValueError(
+                f"docno {docno!r} contains white space, which PISA cuts at the first space: "
+                f"map docnos to strings without spaces before indexing"
+            )
+        if docno in self._seen:
+            raise ValueError(f"duplicate docno {docno!r} in the corpus (document #{self.count}): docnos must be unique")
+        self._seen.add(docno)
+        return docno
+
+    def __iter__(self) -> Iterator[dict]:
+        try:
+            for doc in self.docs:
+                if "docno" not in doc:
+                    raise KeyError(f"document #{self.count} has no 'docno' field (fields: {sorted(doc)})")
+                self._check_docno(doc["docno"])
+                self.count += 1
+                yield doc
+        except BaseException as e:
+            self.error = e
+            raise
+        self.finished = True
+        self._seen.clear()
+
+    def check(self, indexed: int | None = None) -> None:
+        """Raise if the source failed or was not read to its end, or the index holds another number of docs."""
+        if self.error is not None:
+            raise self.error
+        if not self.finished:
+            raise RuntimeError(f"indexing stopped after {self.count} documents without reading the whole corpus")
+        if self.count == 0:
+            raise ValueError("the corpus is empty: there is nothing to index")
+        if indexed is not None and indexed != self.count:
+            raise RuntimeError(f"the index holds {indexed} documents but {self.count} were given: the build is incomplete")

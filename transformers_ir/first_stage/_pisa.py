@@ -1,0 +1,59 @@
+"""PISA indexes and retrieval through pyterrier-pisa: no Java anywhere on this path."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pyterrier_pisa
+
+from transformers_ir.first_stage._artifact import IndexArtifact
+from transformers_ir.first_stage._corpus import CorpusGuard
+
+
+class PisaIndex(IndexArtifact):
+    """A PISA index built from a corpus iterator.
+
+    Guards pyterrier-pisa's known defects: a document iterator that raises part-way (pyterrier-pisa swallows the
+    error in a background thread and keeps a short index) and docnos with spaces (PISA cuts them) both fail the
+    build, and nothing is marked built.
+
+    Args:
+        path: the index folder.
+        stemmer: PISA's stemmer for text indexes (``'porter2'``, ``'krovetz'``, ``'none'``).
+        stops: stopword list used at retrieval (``'terrier'``, ``'lucene'``, ``'none'``).
+        threads: indexing and retrieval threads.
+    """
+
+    engine = "pisa"
+
+    def __init__(self, path: str | Path, *, stemmer: Literal["porter2", "krovetz", "none"] = "porter2",
+                 stops: Literal["terrier", "lucene", "none"] = "terrier", threads: int = 1):
+        super().__init__(path)
+        self.stemmer = stemmer
+        self.stops = stops
+        self.threads = threads
+
+    def _pisa(self, path: Path | None = None) -> pyterrier_pisa.PisaIndex:
+        return pyterrier_pisa.PisaIndex(
+            str(path or self.path), stemmer=self.stemmer, stops=self.stops, threads=self.threads
+        )
+
+    def build(self, docs, *, fields: list[str] | tuple[str, ...] = ("text",), overwrite: bool = False) -> PisaIndex:
+        self._build(docs, overwrite=overwrite, settings={"fields": list(fields), "stemmer": self.stemmer})
+        return self
+
+    def _build_into(self, tmp: Path, docs, *, fields: list[str], stemmer: str) -> int:
+        guard = CorpusGuard(docs, forbid_spaces=True)
+        index = self._pisa(tmp)
+        index.indexer(text_field=list(fields) if len(fields) > 1 else fields[0], mode="overwrite").index(iter(guard))
+        guard.check(index.num_docs())
+        return guard.count
+
+    def pisa_index(self) -> pyterrier_pisa.PisaIndex:
+        """The underlying ``pyterrier_pisa.PisaIndex`` (after checking the build is complete)."""
+        self.metadata  # raises when not built
+        return self._pisa()
+
+    def bm25(self, *, k1: float = 0.9, b: float = 0.4, num_results: int = 1000, verbose: bool = False):
+        """BM25 with PISA's (and Anserini's) defaults, k1 = 0.9, b = 0.4."""
+        return self.pisa_index().bm25(k1=k1, b=b, num_results=num_results, verbose=verbose)
