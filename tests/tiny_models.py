@@ -1,0 +1,124 @@
+"""Tiny random models for the default test suite: hidden 32, 2 layers, a tokenizer trained on the spot.
+
+Each builder saves a Hugging Face folder (``save_pretrained``) and returns its path, so tests go through the
+real loading code (``from_pretrained``). Built in seconds, no network.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+WORDS = (
+    "the of and to in is was for on that with as by at from are be this which it an or not have has were "
+    "query document passage relevant true false yes no paris france french capital city river cell cells "
+    "protein gene genes cancer patients treatment study results effect effects blood brain heart risk "
+    "increase decrease higher lower association disease clinical trial virus infection immune response "
+    "model models neural ranking retrieval search index sparse dense vector score scores first stage "
+    "what how why when where who does do can could should would many much more less than about between "
+    "water energy temperature pressure flow heat wing aircraft boundary layer shock wave speed mach "
+    "electron electrons atom atoms light frequency signal noise system systems network computer data"
+).split()
+
+
+def corpus(n: int = 400) -> list[str]:
+    """Deterministic sentences over :data:`WORDS`, to train tokenizers on."""
+    out = []
+    for i in range(n):
+        k = 5 + i % 11
+        out.append(" ".join(WORDS[(i * 7 + j * 13) % len(WORDS)] for j in range(k)))
+    return out + [" ".join(WORDS)]
+
+
+def wordpiece_tokenizer(path: Path, vocab_size: int = 400):
+    """A BERT-style WordPiece tokenizer trained on :func:`corpus`, saved as a fast tokenizer folder."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertTokenizerFast
+
+    raw = BertWordPieceTokenizer(lowercase=True)
+    raw.train_from_iterator(corpus(), vocab_size=vocab_size, min_frequency=1,
+                            special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    tok = BertTokenizerFast(tokenizer_object=raw._tokenizer, unk_token="[UNK]", sep_token="[SEP]",
+                            pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]", do_lower_case=True)
+    tok.save_pretrained(path)
+    return tok
+
+
+def unigram_tokenizer(path: Path, vocab_size: int = 800):
+    """A T5-style (SentencePiece unigram) tokenizer with ``</s>``, ``<pad>``, ``<unk>``; 'true'/'false' are
+    single pieces, as monoT5 needs."""
+    from tokenizers import SentencePieceUnigramTokenizer
+    from transformers import T5TokenizerFast
+
+    raw = SentencePieceUnigramTokenizer()
+    raw.train_from_iterator(corpus() * 3, vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
+                            unk_token="<unk>")
+    from tokenizers.processors import TemplateProcessing
+
+    raw._tokenizer.post_processor = TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", raw.token_to_id("</s>"))]
+    )
+    tok = T5TokenizerFast(tokenizer_object=raw._tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+                          extra_ids=0)
+    tok.save_pretrained(path)
+    return tok
+
+
+def _bert_config(vocab_size: int, **kwargs):
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=128, **kwargs)
+
+
+def bert_mlm(path: Path, seed: int = 0) -> Path:
+    """BertForMaskedLM (what SPLADE checkpoints are) with a WordPiece tokenizer."""
+    from transformers import BertForMaskedLM
+
+    path = Path(path)
+    tok = wordpiece_tokenizer(path)
+    torch.manual_seed(seed)
+    BertForMaskedLM(_bert_config(len(tok))).eval().save_pretrained(path)
+    return path
+
+
+def bert_classifier(path: Path, num_labels: int = 1, seed: int = 0) -> Path:
+    """BertForSequenceClassification (MiniLM / bge style cross-encoder) with a WordPiece tokenizer."""
+    from transformers import BertForSequenceClassification
+
+    path = Path(path)
+    tok = wordpiece_tokenizer(path)
+    torch.manual_seed(seed)
+    BertForSequenceClassification(_bert_config(len(tok), num_labels=num_labels)).eval().save_pretrained(path)
+    return path
+
+
+def distilbert(path: Path, seed: int = 0) -> Path:
+    """A bare DistilBertModel (the BERT_Cat backbone) with a WordPiece tokenizer."""
+    from transformers import DistilBertConfig, DistilBertModel
+
+    path = Path(path)
+    tok = wordpiece_tokenizer(path)
+    torch.manual_seed(seed)
+    config = DistilBertConfig(vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                              max_position_embeddings=128)
+    DistilBertModel(config).eval().save_pretrained(path)
+    return path
+
+
+def t5(path: Path, seed: int = 0) -> Path:
+    """T5ForConditionalGeneration (monoT5 / RankT5 backbone) with a unigram tokenizer."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    path = Path(path)
+    tok = unigram_tokenizer(path)
+    torch.manual_seed(seed)
+    config = T5Config(vocab_size=len(tok), d_model=32, d_kv=16, d_ff=64, num_layers=2, num_decoder_layers=2,
+                      num_heads=2, decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
+                      eos_token_id=tok.eos_token_id)
+    T5ForConditionalGeneration(config).eval().save_pretrained(path)
+    return path
+
+
+__all__ = ["WORDS", "bert_classifier", "bert_mlm", "corpus", "distilbert", "t5", "unigram_tokenizer",
+           "wordpiece_tokenizer"]

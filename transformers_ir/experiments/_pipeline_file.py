@@ -1,0 +1,187 @@
+"""Pipeline files: TOML naming a dataset, systems built from registered components, metrics and the baseline.
+
+Example (``pipelines/vaswani.toml``)::
+
+    [dataset]
+    topics = "irds:vaswani"          # qrels default to the topics' dataset, the corpus too
+
+    [evaluation]
+    metrics = ["AP", "nDCG"]         # ir_measures names
+    baseline = "terrier-bm25"        # significance tests against this system
+    correction = "holm"              # multiple-testing correction (statsmodels' names, or "none")
+
+    [[systems]]
+    name = "terrier-bm25"
+    pipeline = [{ component = "bm25", engine = "terrier" }]
+
+A stage is ``{ component = NAME, <parameters>... }``; the key ``"%" = K`` cuts its output to the top K per
+query (PyTerrier's ``%``). Stages are composed left to right with ``>>``. No code lives in a pipeline file.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ir_measures
+
+from transformers_ir._errors import UsageError
+from transformers_ir.experiments._registry import registry
+
+CORRECTIONS = ("none", "bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg", "hommel", "fdr_bh", "fdr_by",
+               "fdr_tsbh", "fdr_tsbky")
+TESTS = ("t", "wilcoxon")
+CUTOFF_KEY = "%"
+_TOP_KEYS = {"name", "description", "dataset", "evaluation", "systems"}
+_DATASET_KEYS = {"topics", "qrels", "corpus"}
+_EVALUATION_KEYS = {"metrics", "baseline", "correction", "test"}
+_SYSTEM_KEYS = {"name", "pipeline", "description"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    component: str
+    params: dict
+    cutoff: int | None = None
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    name: str
+    stages: tuple[Stage, ...]
+
+
+@dataclass
+class PipelineSpec:
+    path: Path
+    name: str
+    topics: str
+    qrels: str
+    corpus: str
+    metrics: list[str]
+    measures: list = field(repr=False)
+    systems: list[SystemSpec]
+    baseline: str | None = None
+    correction: str = "holm"
+    test: str = "t"
+
+
+class PipelineFileError(UsageError):
+    """A problem in a pipeline file: the message names the file, the line where known, and the fix."""
+
+    def __init__(self, path: Path, message: str, line: int | None = None):
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path, self.line = path, line
+
+
+class _Lines:
+    """Finds the line a value was written on, for error messages (tomllib keeps no positions)."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+
+    def find(self, *needles: str, after: int = 0) -> int | None:
+        for needle in needles:
+            pattern = re.compile(re.escape(needle))
+            for i in range(after, len(self.lines)):
+                if pattern.search(self.lines[i]):
+                    return i + 1
+        return None
+
+    def system(self, name: str) -> int:
+        return (self.find(f'name = "{name}"', f"name = '{name}'", f'"{name}"') or 1) - 1
+
+
+def parse_pipeline(path: str | Path) -> PipelineSpec:
+    """Read and check a pipeline file against the registry; raise :class:`PipelineFileError` on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"pipeline file {path} does not exist: give the path of a .toml file (see pipelines/)")
+    text = path.read_text(encoding="utf-8")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"at line (\d+)", str(e))
+        raise PipelineFileError(path, f"not valid TOML: {e}", int(m.group(1)) if m else None) from None
+    lines = _Lines(text)
+
+    def fail(message: str, *needles: str, after: int = 0):
+        raise PipelineFileError(path, message, lines.find(*needles, after=after) if needles else None)
+
+    for key in doc.keys() - _TOP_KEYS:
+        fail(f"unknown top-level key {key!r} (valid: {', '.join(sorted(_TOP_KEYS))})", key)
+
+    dataset = doc.get("dataset")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("topics"), str):
+        fail('missing dataset: add [dataset] with topics = "irds:..." (e.g. "irds:vaswani")', "[dataset]")
+    for key in dataset.keys() - _DATASET_KEYS:
+        fail(f"unknown key {key!r} in [dataset] (valid: {', '.join(sorted(_DATASET_KEYS))})", key)
+    topics = dataset["topics"]
+    qrels = dataset.get("qrels", topics)
+    corpus = dataset.get("corpus", topics)
+
+    evaluation = doc.get("evaluation", {})
+    for key in evaluation.keys() - _EVALUATION_KEYS:
+        fail(f"unknown key {key!r} in [evaluation] (valid: {', '.join(sorted(_EVALUATION_KEYS))})", key)
+    metrics = evaluation.get("metrics")
+    if not metrics or not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        fail('[evaluation] needs metrics = [...], ir_measures names such as "nDCG@10", "AP", "RR@10", "R@100"',
+             "metrics", "[evaluation]")
+    measures = []
+    for metric in metrics:
+        try:
+            measures.append(ir_measures.parse_measure(metric))
+        except (ValueError, NameError, SyntaxError, TypeError, AttributeError):
+            fail(f"unknown metric {metric!r}: use an ir_measures name such as nDCG@10, AP, RR@10, R@100, P@5",
+                 f'"{metric}"', "metrics")
+    correction = evaluation.get("correction", "holm")
+    if correction not in CORRECTIONS:
+        fail(f"unknown correction {correction!r} (valid: {', '.join(CORRECTIONS)})", "correction")
+    test = evaluation.get("test", "t")
+    if test not in TESTS:
+        fail(f"unknown test {test!r} (valid: {', '.join(TESTS)})", "test")
+
+    raw_systems = doc.get("systems")
+    if not isinstance(raw_systems, list) or not raw_systems:
+        fail("no systems: add at least one [[systems]] table with name and pipeline")
+    components = registry()
+    systems: list[SystemSpec] = []
+    for i, raw in enumerate(raw_systems):
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            fail(f"system #{i + 1} has no name: add name = \"...\" to its [[systems]] table", "[[systems]]")
+        start = lines.system(name)
+        if name in {s.name for s in systems}:
+            fail(f"two systems are named {name!r}: system names must be unique", f'"{name}"', after=start + 1)
+        for key in raw.keys() - _SYSTEM_KEYS:
+            fail(f"unknown key {key!r} in system {name!r} (valid: {', '.join(sorted(_SYSTEM_KEYS))})", key,
+                 after=start)
+        pipeline = raw.get("pipeline")
+        if not isinstance(pipeline, list) or not pipeline or not all(isinstance(s, dict) for s in pipeline):
+            fail(f"system {name!r} needs pipeline = [{{ component = \"...\" }}, ...]", "pipeline", after=start)
+        stages = []
+        for stage in pipeline:
+            params = dict(stage)
+            comp_name = params.pop("component", None)
+            cutoff = params.pop(CUTOFF_KEY, None)
+            if comp_name not in components:
+                known = ", ".join(sorted(components))
+                fail(f"unknown component {comp_name!r} in system {name!r} (registered: {known})",
+                     f'"{comp_name}"', after=start)
+            if cutoff is not None and (not isinstance(cutoff, int) or isinstance(cutoff, bool) or cutoff < 1):
+                fail(f'"%" must be a positive whole number (the rank cutoff), got {cutoff!r}', '"%"', after=start)
+            for problem in components[comp_name].check_params(params):
+                bad = next((k for k in params if repr(k) in problem), comp_name)
+                fail(f"{problem}, in system {name!r}", bad, after=start)
+            stages.append(Stage(comp_name, params, cutoff))
+        systems.append(SystemSpec(name, tuple(stages)))
+
+    baseline = evaluation.get("baseline")
+    names = [s.name for s in systems]
+    if baseline is not None and baseline not in names:
+        fail(f"baseline {baseline!r} is not one of the systems ({', '.join(names)})", "baseline")
+    return PipelineSpec(path=path, name=doc.get("name", path.stem), topics=topics, qrels=qrels, corpus=corpus,
+                        metrics=metrics, measures=measures, systems=systems, baseline=baseline,
+                        correction=correction, test=test)

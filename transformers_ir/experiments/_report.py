@@ -1,0 +1,68 @@
+"""Write an experiment's outputs: tables, per-query results, TREC run files, per-query delta plots."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pyterrier as pt  # noqa: E402
+
+from transformers_ir._atomic import atomic_dir  # noqa: E402
+from transformers_ir.experiments._runner import ExperimentResult  # noqa: E402
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name)
+
+
+def format_table(result: ExperimentResult, digits: int = 4) -> str:
+    return result.table.round(digits).to_markdown(index=False)
+
+
+def summary(result: ExperimentResult) -> dict:
+    """The ``--json`` object: dataset and each system's metrics as written in the pipeline file."""
+    return {"dataset": result.spec.topics, "systems": result.metrics_by_system()}
+
+
+def plot_deltas(result: ExperimentResult, measure, path: Path) -> None:
+    """Per-query difference of each system to the baseline on one measure, sorted, one panel per system."""
+    pq = result.perquery[result.perquery["measure"] == str(measure)]
+    values = pq.pivot_table(index="qid", columns="name", values="value")
+    others = [r.name for r in result.runs if r.name != result.spec.baseline]
+    fig, axes = plt.subplots(len(others), 1, figsize=(8, 2.6 * len(others)), squeeze=False)
+    for ax, name in zip(axes[:, 0], others):
+        delta = (values[name] - values[result.spec.baseline]).sort_values(ascending=False)
+        colors = ["tab:green" if d > 0 else "tab:red" for d in delta]
+        ax.bar(range(len(delta)), delta.to_numpy(), color=colors, width=1.0)
+        ax.axhline(0, color="black", linewidth=0.6)
+        wins, losses = int((delta > 0).sum()), int((delta < 0).sum())
+        ax.set_title(f"{name} - {result.spec.baseline}: {measure} per query ({wins} better, {losses} worse)")
+        ax.set_xlabel("queries, sorted by difference")
+        ax.set_ylabel(f"Δ {measure}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_outputs(result: ExperimentResult, out: str | Path) -> Path:
+    """Write everything into ``out`` as one unit: a temporary folder renamed into place when complete, so an
+    interrupted run leaves the previous ``out`` (or none), never a half-written one."""
+    out = Path(out)
+    with atomic_dir(out, overwrite=True) as tmp:
+        result.table.to_csv(tmp / "table.csv", index=False)
+        (tmp / "table.md").write_text(format_table(result) + "\n")
+        result.perquery.to_csv(tmp / "perquery.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(summary(result), indent=2) + "\n")
+        (tmp / "runs").mkdir()
+        for run in result.runs:
+            pt.io.write_results(run.results, str(tmp / "runs" / f"{_file_name(run.name)}.run"), format="trec",
+                                run_name=run.name)
+        if result.spec.baseline and len(result.runs) > 1:
+            for measure in result.spec.measures:
+                plot_deltas(result, measure, tmp / f"delta_{_file_name(str(measure))}.png")
+        (tmp / "pipeline.toml").write_bytes(result.spec.path.read_bytes())
+    return out
