@@ -44,21 +44,24 @@ def wordpiece_tokenizer(path: Path, vocab_size: int = 400):
     return tok
 
 
-def unigram_tokenizer(path: Path, vocab_size: int = 800):
-    """A T5-style (SentencePiece unigram) tokenizer with ``</s>``, ``<pad>``, ``<unk>``; 'true'/'false' are
-    single pieces, as monoT5 needs."""
-    from tokenizers import SentencePieceUnigramTokenizer
+def unigram_tokenizer(path: Path):
+    """A T5-style SentencePiece-unigram tokenizer (``</s>``, ``<pad>``, ``<unk>``) whose pieces are
+    ``▁word`` for every word of :data:`WORDS` plus single characters, so 'true'/'false' are single pieces as
+    monoT5 needs."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers.processors import TemplateProcessing
     from transformers import T5TokenizerFast
 
-    raw = SentencePieceUnigramTokenizer()
-    raw.train_from_iterator(corpus() * 3, vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
-                            unk_token="<unk>")
-    from tokenizers.processors import TemplateProcessing
-
-    raw._tokenizer.post_processor = TemplateProcessing(
-        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", raw.token_to_id("</s>"))]
-    )
-    tok = T5TokenizerFast(tokenizer_object=raw._tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+    chars = sorted(set("".join(WORDS)) | set("0123456789.,?!-'"))
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces += [("\u2581" + w, -1.0) for w in dict.fromkeys(WORDS)]
+    pieces += [("\u2581", -3.0)] + [(c, -5.0) for c in chars] + [("\u2581" + c, -4.0) for c in chars]
+    raw = Tokenizer(models.Unigram(pieces, unk_id=2))
+    raw.normalizer = normalizers.Lowercase()
+    raw.pre_tokenizer = pre_tokenizers.Metaspace()
+    raw.decoder = decoders.Metaspace()
+    raw.post_processor = TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
+    tok = T5TokenizerFast(tokenizer_object=raw, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
                           extra_ids=0)
     tok.save_pretrained(path)
     return tok
