@@ -90,8 +90,10 @@ class _Lines:
                     return i + 1
         return None
 
-    def system(self, name: str) -> int:
-        return (self.find(f'name = "{name}"', f"name = '{name}'", f'"{name}"') or 1) - 1
+    def system(self, index: int) -> int:
+        """The 0-based line of the ``index``-th ``[[systems]]`` header (0 when systems are written inline)."""
+        headers = [i for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*systems\s*\]\]", line)]
+        return headers[index] if index < len(headers) else 0
 
 
 def parse_pipeline(path: str | Path) -> PipelineSpec:
@@ -151,10 +153,11 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
     for i, raw in enumerate(raw_systems):
         name = raw.get("name")
         if not isinstance(name, str) or not name:
-            fail(f"system #{i + 1} has no name: add name = \"...\" to its [[systems]] table", "[[systems]]")
-        start = lines.system(name)
+            fail(f"system #{i + 1} has no name: add name = \"...\" to its [[systems]] table", "[[systems]]",
+                 after=lines.system(i))
+        start = lines.system(i)
         if name in {s.name for s in systems}:
-            fail(f"two systems are named {name!r}: system names must be unique", f'"{name}"', after=start + 1)
+            fail(f"two systems are named {name!r}: system names must be unique", f'"{name}"', after=start)
         for key in raw.keys() - _SYSTEM_KEYS:
             fail(f"unknown key {key!r} in system {name!r} (valid: {', '.join(sorted(_SYSTEM_KEYS))})", key,
                  after=start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import more_itertools
 import pyterrier_pisa
 
 from transformers_ir.first_stage._artifact import IndexArtifact
@@ -44,8 +45,13 @@ class PisaIndex(IndexArtifact):
 
     def _build_into(self, tmp: Path, docs, *, fields: list[str], stemmer: str) -> int:
         guard = CorpusGuard(docs, forbid_spaces=True)
+        stream = more_itertools.peekable(iter(guard))
+        # PISA's C++ indexer aborts the whole process on an empty stream: a source that fails on (or has no)
+        # first document must fail here, in Python, before PISA starts.
+        if stream.peek(None) is None:
+            guard.check()
         index = self._pisa(tmp)
-        index.indexer(text_field=list(fields) if len(fields) > 1 else fields[0], mode="overwrite").index(iter(guard))
+        index.indexer(text_field=list(fields) if len(fields) > 1 else fields[0], mode="overwrite").index(stream)
         guard.check(index.num_docs())
         return guard.count
 
