@@ -1,0 +1,210 @@
+"""Training configs: a TOML file with ``[model]``, ``[data]``, ``[loss]`` and ``[train]`` tables.
+
+Example (``pipelines/train/minilm-scifact.toml``)::
+
+    [model]
+    family = "cross-encoder"            # cross-encoder | bert-cat | rankt5 | splade
+    name = "all-MiniLM-L6-v2"           # what the family's from_pretrained takes
+    options = { pooling = "mean" }      # extra keyword arguments of from_pretrained
+
+    [data]
+    topics = "irds:beir/scifact/train"  # qrels and corpus default to the topics' dataset
+    negatives = { component = "bm25", engine = "pisa" }   # any registered first stage
+    depth = 100                         # sample negatives from its top-k, judged positives excluded
+    group_size = 8                      # 1 positive + 7 negatives per query
+
+    [loss]
+    name = "grouped-softmax"
+
+    [train]
+    epochs = 2
+    learning_rate = 3e-5
+
+Every key is checked: an unknown key or a value of the wrong type is a :class:`ConfigError` naming the key,
+what it accepts and the fix. The config's hash (of the parsed values, not the text) keys the trained checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from transformers_ir._errors import UsageError
+from transformers_ir.experiments._registry import _describe, _fits
+
+Family = Literal["cross-encoder", "bert-cat", "rankt5", "monot5", "splade"]
+CrossEncoderLoss = Literal["grouped-softmax", "bce", "margin-mse", "listwise-softmax", "kl"]
+SpladeLoss = Literal["rank-ibn", "margin-mse", "kl"]
+CROSS_ENCODER_FAMILIES = ("cross-encoder", "bert-cat", "rankt5", "monot5")
+
+
+class ConfigError(UsageError):
+    """A problem in a training config; the message names the file, the key and the fix (exit 2)."""
+
+
+@dataclass
+class ModelConfig:
+    family: Family = "cross-encoder"
+    name: str = ""
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    topics: str = ""
+    qrels: str | None = None
+    corpus: str | None = None
+    negatives: dict | None = None  # a pipeline stage: { component = "bm25", ... }
+    depth: int = 100
+    group_size: int = 8
+    few_candidates: Literal["replace", "skip"] = "replace"
+    triples: str | None = None  # qid \t pos docno \t neg docno (or query \t pos text \t neg text)
+    teacher: str | None = None  # a teacher-score run file written by `transformers-ir predict`
+    max_queries: int | None = None
+    seed: int = 42
+
+
+@dataclass
+class LossConfig:
+    name: str = "grouped-softmax"
+    flops_query: float = 0.0  # lambda_q of SPLADE's FLOPS regulariser
+    flops_doc: float = 0.0  # lambda_d
+    flops_warmup_steps: int = 0  # quadratic warm-up of both lambdas over T steps
+    distill: Literal["margin-mse", "kl"] | None = None  # SPLADE: add a distillation term from teacher scores
+    distill_weight: float = 1.0
+    in_batch_negatives: bool = True  # SPLADE rank-IBN: other queries' documents as extra negatives
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 4  # groups per step and process
+    gradient_accumulation: int = 1
+    learning_rate: float = 3e-5
+    head_learning_rate: float | None = None  # parameters named in the family's new head (default: learning_rate)
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    scheduler: Literal["linear", "cosine", "constant_with_warmup"] = "linear"
+    query_max_length: int = 32
+    max_length: int = 192  # pair length for cross-encoders, document length for SPLADE
+    seed: int = 42
+    save_steps: int = 200
+    save_total_limit: int = 2
+    logging_steps: int = 10
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
+    dataloader_workers: int = 0
+    output: str | None = None  # default: <cache>/training/<config name>-<hash>
+
+
+@dataclass
+class TrainingSpec:
+    path: Path | None
+    name: str
+    model: ModelConfig
+    data: DataConfig
+    loss: LossConfig
+    train: TrainConfig
+
+    def to_dict(self) -> dict:
+        return {k: dataclasses.asdict(getattr(self, k)) for k in ("model", "data", "loss", "train")}
+
+    def config_hash(self) -> str:
+        """A hash of everything that changes the trained weights (not ``output``, logging or the worker count)."""
+        values = self.to_dict()
+        for key in ("output", "logging_steps", "save_steps", "save_total_limit", "dataloader_workers"):
+            values["train"].pop(key)
+        blob = json.dumps(values, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def output_dir(self) -> Path:
+        if self.train.output:
+            out = Path(self.train.output).expanduser()
+            return out if out.is_absolute() or self.path is None else self.path.parent / out
+        from transformers_ir import _paths
+
+        return _paths.home() / "training" / f"{self.name}-{self.config_hash()}"
+
+    def resolve(self, value: str | None) -> str | None:
+        """A path written in the config, relative to the config file."""
+        if value is None or self.path is None or value.startswith("irds:") or Path(value).is_absolute():
+            return value
+        return str(self.path.parent / value)
+
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "loss": LossConfig, "train": TrainConfig}
+
+
+def _build(cls, raw: dict, section: str, where: str):
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [{section}] must be a table, got {raw!r}")
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown key {key!r} in [{section}] (valid: {', '.join(sorted(fields))}); "
+                              f"fix the spelling or remove it")
+        if not _fits(value, hints[key]):
+            raise ConfigError(f"{where}: [{section}] {key} must be {_describe(hints[key])}, got {value!r}")
+    return cls(**raw)
+
+
+def _check(spec: TrainingSpec, where: str) -> None:
+    m, d, loss, t = spec.model, spec.data, spec.loss, spec.train
+    if not m.name:
+        raise ConfigError(f'{where}: [model] needs name = "..." (an alias such as "all-MiniLM-L6-v2" or a path)')
+    if not d.topics and not d.triples:
+        raise ConfigError(f'{where}: [data] needs topics = "irds:..." (with qrels), or triples = "file.tsv"')
+    if d.group_size < 1 or d.depth < 1:
+        raise ConfigError(f"{where}: [data] group_size and depth must be at least 1")
+    if d.group_size > d.depth + 1 and d.negatives is not None:
+        raise ConfigError(f"{where}: [data] group_size {d.group_size} needs depth >= {d.group_size - 1}")
+    if d.negatives is not None and not isinstance(d.negatives.get("component"), str):
+        raise ConfigError(f'{where}: [data] negatives must name a first stage: {{ component = "bm25" }}')
+    allowed = SpladeLoss if m.family == "splade" else CrossEncoderLoss
+    if loss.name not in typing.get_args(allowed):
+        raise ConfigError(f"{where}: [loss] name {loss.name!r} does not train the {m.family!r} family "
+                          f"(valid: {', '.join(typing.get_args(allowed))})")
+    needs_teacher = loss.name in ("margin-mse", "kl") or loss.distill is not None
+    if needs_teacher and not d.teacher:
+        raise ConfigError(f"{where}: [loss] {loss.name!r}{' with distill' if loss.distill else ''} needs teacher "
+                          f'scores: set [data] teacher = "scores.run" (write it with `transformers-ir predict`)')
+    for key in ("batch_size", "gradient_accumulation", "query_max_length", "max_length", "save_steps",
+                "logging_steps"):
+        if getattr(t, key) < 1:
+            raise ConfigError(f"{where}: [train] {key} must be at least 1, got {getattr(t, key)}")
+    if t.epochs <= 0 and t.max_steps <= 0:
+        raise ConfigError(f"{where}: [train] set epochs > 0 or max_steps > 0")
+    if not 0 <= t.warmup_ratio < 1:
+        raise ConfigError(f"{where}: [train] warmup_ratio must be in [0, 1), got {t.warmup_ratio}")
+
+
+def parse_training_config(source: str | Path | dict, *, name: str | None = None) -> TrainingSpec:
+    """Read and check a training config (a TOML path, or the same content as a dict)."""
+    if isinstance(source, dict):
+        raw, path, where = source, None, "training config"
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.is_file():
+            raise ConfigError(f"training config {path} does not exist: give the path of a .toml file "
+                              f"(see pipelines/train/)")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{where}: not valid TOML: {e}") from None
+    raw = dict(raw)
+    top_name = raw.pop("name", None)
+    if top_name is not None and not isinstance(top_name, str):
+        raise ConfigError(f"{where}: name must be a string, got {top_name!r}")
+    for key in raw.keys() - _SECTIONS.keys():
+        raise ConfigError(f"{where}: unknown top-level key {key!r} (valid: name, {', '.join(_SECTIONS)})")
+    parts = {key: _build(cls, raw.get(key, {}), key, where) for key, cls in _SECTIONS.items()}
+    spec = TrainingSpec(path=path, name=name or top_name or (path.stem if path else "model"), **parts)
+    _check(spec, where)
+    return spec

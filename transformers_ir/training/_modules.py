@@ -1,0 +1,159 @@
+"""What the trainer optimises: the inference objects' own modules, wrapped with a loss.
+
+A cross-encoder family object (``CrossEncoder``, ``BertCat``, ``RankT5Encoder``, ``MonoT5``) offers ``model``,
+``tokenize_pairs(queries, docs)`` and a differentiable ``score_features(features)``; a ``Splade`` offers
+``model``, ``query_model``, ``tokenize(texts, rep=...)`` and ``represent(features, rep)``. Training calls exactly
+these, so the scores trained are the scores served.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from transformers_ir.training._data import Group
+from transformers_ir.training._losses import (
+    CROSS_ENCODER_LOSSES,
+    DISTILLATION_LOSSES,
+    FlopsRegularizer,
+    RankIBNLoss,
+)
+
+
+def _to(value, device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: _to(v, device) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class PairBatch:
+    """``batch * group`` (query, document) pairs, tokenized together; labels and teacher are ``[batch, group]``."""
+
+    features: dict
+    labels: torch.Tensor
+    teacher: torch.Tensor | None = None
+
+    def to(self, device, **kwargs) -> PairBatch:
+        return PairBatch(**{f.name: _to(getattr(self, f.name), device) for f in dataclasses.fields(self)})
+
+
+@dataclass
+class SpladeBatch:
+    """``batch`` queries and ``batch * group`` documents (group ``b`` at rows ``b * group ...``)."""
+
+    queries: dict
+    docs: dict
+    labels: torch.Tensor
+    teacher: torch.Tensor | None = None
+
+    def to(self, device, **kwargs) -> SpladeBatch:
+        return SpladeBatch(**{f.name: _to(getattr(self, f.name), device) for f in dataclasses.fields(self)})
+
+
+def _labels_teacher(groups: list[Group]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    labels = torch.tensor([g.labels for g in groups], dtype=torch.float32)
+    teacher = None
+    if groups[0].teacher is not None:
+        teacher = torch.tensor([g.teacher for g in groups], dtype=torch.float32)
+    return labels, teacher
+
+
+class PairCollator:
+    """Groups -> :class:`PairBatch` through the ranker's own ``tokenize_pairs``."""
+
+    def __init__(self, ranker):
+        self.ranker = ranker
+
+    def __call__(self, groups: list[Group]) -> dict:
+        queries = [g.query for g in groups for _ in g.docs]
+        docs = [d for g in groups for d in g.docs]
+        labels, teacher = _labels_teacher(groups)
+        return {"batch": PairBatch(dict(self.ranker.tokenize_pairs(queries, docs)), labels, teacher)}
+
+
+class SpladeCollator:
+    """Groups -> :class:`SpladeBatch` through ``Splade.tokenize``."""
+
+    def __init__(self, splade):
+        self.splade = splade
+
+    def __call__(self, groups: list[Group]) -> dict:
+        queries = dict(self.splade.tokenize([g.query for g in groups], rep="query"))
+        docs = dict(self.splade.tokenize([d for g in groups for d in g.docs], rep="doc"))
+        labels, teacher = _labels_teacher(groups)
+        return {"batch": SpladeBatch(queries, docs, labels, teacher)}
+
+
+class _Wrapper(nn.Module):
+    """Holds the family object outside the module tree (it is not an nn.Module) and its modules inside it."""
+
+    def __init__(self, family, modules: dict[str, nn.Module]):
+        super().__init__()
+        self.__dict__["family"] = family
+        unique = {}
+        for name, module in modules.items():
+            if module is not None and all(module is not m for m in unique.values()):
+                unique[name] = module
+        self.parts = nn.ModuleDict(unique)
+        self.metrics: dict[str, float] = {}  # the last step's extra figures, for the log
+        self.step = 0  # set by the trainer before each step (FLOPS warm-up)
+
+
+class CrossEncoderTrainingModule(_Wrapper):
+    """``loss(ranker.score_features(pairs).view(batch, group), labels, teacher)``."""
+
+    def __init__(self, ranker, loss: str = "grouped-softmax"):
+        super().__init__(ranker, {"model": ranker.model})
+        self.loss_name = loss
+        self.loss = CROSS_ENCODER_LOSSES[loss]()
+
+    def forward(self, batch: PairBatch) -> torch.Tensor:
+        scores = self.family.score_features(batch.features).view(batch.labels.shape)
+        loss = self.loss(scores, batch.labels, batch.teacher)
+        with torch.no_grad():
+            self.metrics = {"score_pos": scores[:, 0].float().mean().item(),
+                            "score_neg": scores[:, 1:].float().mean().item() if scores.shape[1] > 1 else 0.0}
+        return loss
+
+
+class SpladeTrainingModule(_Wrapper):
+    """Rank-IBN (or pure distillation) + FLOPS on queries and documents, with optional distillation."""
+
+    def __init__(self, splade, *, loss: str = "rank-ibn", flops_query: float = 0.0, flops_doc: float = 0.0,
+                 flops_warmup_steps: int = 0, distill: str | None = None, distill_weight: float = 1.0,
+                 in_batch_negatives: bool = True):
+        super().__init__(splade, {"model": splade.model, "query_model": getattr(splade, "query_model", None)})
+        self.loss_name = loss
+        self.rank_loss = RankIBNLoss(in_batch_negatives) if loss == "rank-ibn" else None
+        if loss in DISTILLATION_LOSSES:
+            distill, distill_weight = loss, 1.0
+        self.distill = DISTILLATION_LOSSES[distill]() if distill else None
+        self.distill_weight = distill_weight
+        self.flops_query = FlopsRegularizer(flops_query, flops_warmup_steps)
+        self.flops_doc = FlopsRegularizer(flops_doc, flops_warmup_steps)
+
+    def forward(self, batch: SpladeBatch) -> torch.Tensor:
+        batch_size, group = batch.labels.shape
+        q = self.family.represent(batch.queries, "query")
+        d = self.family.represent(batch.docs, "doc")
+        all_scores = q.float() @ d.float().T  # [batch, batch * group]
+        own = all_scores.view(batch_size, batch_size, group)[torch.arange(batch_size), torch.arange(batch_size)]
+        loss = torch.zeros((), device=all_scores.device)
+        if self.rank_loss is not None:
+            loss = loss + self.rank_loss(all_scores, group)
+        if self.distill is not None:
+            loss = loss + self.distill_weight * self.distill(own, batch.labels, batch.teacher)
+        flops_q, flops_d = FlopsRegularizer.flops(q), FlopsRegularizer.flops(d)
+        loss = loss + self.flops_query.lam(self.step) * flops_q + self.flops_doc.lam(self.step) * flops_d
+        with torch.no_grad():
+            self.metrics = {"nnz_query": (q > 0).sum(-1).float().mean().item(),
+                            "nnz_doc": (d > 0).sum(-1).float().mean().item(),
+                            "flops_query": flops_q.item(), "flops_doc": flops_d.item(),
+                            "lambda_query": self.flops_query.lam(self.step),
+                            "lambda_doc": self.flops_doc.lam(self.step)}
+        return loss

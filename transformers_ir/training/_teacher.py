@@ -1,0 +1,89 @@
+"""Teacher scores: a re-ranker's scores for the (query, document) pairs of a run, plus the judged positives a
+first stage may miss, written as a TREC run file with a provenance JSON beside it (``<file>.json``: teacher
+name, checkpoint hash, max lengths, counts). Training reads them back for Margin-MSE or KL distillation.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyterrier as pt
+
+from transformers_ir._atomic import atomic_file
+from transformers_ir._errors import UsageError
+
+
+def checkpoint_hash(folder: str | Path) -> str:
+    """A short hash of a model folder's weight files (safetensors, else every file), to name what scored."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "unknown"
+    files = sorted(folder.glob("*.safetensors")) or sorted(p for p in folder.iterdir() if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def pairs_to_score(run: pd.DataFrame, topics: pd.DataFrame, qrels: pd.DataFrame | None = None, *,
+                   depth: int = 100) -> pd.DataFrame:
+    """``qid, query, docno``: each query's top ``depth`` documents of ``run`` and its judged positives."""
+    pt.validate.columns(run, includes=["qid", "docno", "score"])
+    run = run.astype({"qid": str, "docno": str})
+    top = run.sort_values(["qid", "score"], ascending=[True, False], kind="stable").groupby("qid").head(depth)
+    pairs = top[["qid", "docno"]]
+    if qrels is not None:
+        positives = qrels[qrels["label"] > 0].astype({"qid": str, "docno": str})[["qid", "docno"]]
+        pairs = pd.concat([pairs, positives], ignore_index=True)
+    queries = topics[["qid", "query"]].astype({"qid": str})
+    pairs = pairs.merge(queries, on="qid").drop_duplicates(["qid", "docno"])
+    return pairs[["qid", "query", "docno"]].reset_index(drop=True)
+
+
+def write_teacher_scores(scored: pd.DataFrame, path: str | Path, provenance: dict) -> Path:
+    """Write ``qid, docno, score`` as a TREC run (tag = teacher name) and ``<path>.json`` with the provenance."""
+    path = Path(path)
+    pt.validate.columns(scored, includes=["qid", "docno", "score"])
+    ranked = scored.sort_values(["qid", "score"], ascending=[True, False], kind="stable").reset_index(drop=True)
+    ranked["rank"] = ranked.groupby("qid").cumcount()
+    tag = str(provenance.get("teacher", "teacher")).replace(" ", "_") or "teacher"
+    with atomic_file(path) as f:
+        for qid, docno, rank, score in zip(ranked["qid"], ranked["docno"], ranked["rank"], ranked["score"]):
+            f.write(f"{qid} Q0 {docno} {rank + 1} {float(score):.6f} {tag}\n")
+    meta = {**provenance, "pairs": len(ranked), "queries": int(ranked["qid"].nunique())}
+    with atomic_file(provenance_path(path)) as f:
+        json.dump(meta, f, indent=2)
+    return path
+
+
+def provenance_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def read_teacher_scores(path: str | Path) -> tuple[dict[tuple[str, str], float], dict]:
+    """``{(qid, docno): score}`` and the provenance (empty when the JSON is absent)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"teacher-score file {path} does not exist: write it with `transformers-ir predict`")
+    frame = pt.io.read_results(str(path))
+    scores = {(str(q), str(d)): float(s) for q, d, s in zip(frame["qid"], frame["docno"], frame["score"])}
+    meta_file = provenance_path(path)
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    return scores, meta
+
+
+def check_teacher_covers(teacher: dict[tuple[str, str], float], pairs: list[tuple[str, str]], path) -> None:
+    """Every training pair needs a teacher score; the error says how many are missing and how to fix it."""
+    missing = [p for p in dict.fromkeys(pairs) if p not in teacher]
+    if missing:
+        raise UsageError(
+            f"teacher-score file {path} does not match the training pairs: {len(missing)} of "
+            f"{len(set(pairs))} (query, document) pairs have no score (e.g. {missing[:3]}); re-run "
+            f"`transformers-ir predict` on the same topics, first stage and depth as the training config"
+        )

@@ -1,0 +1,239 @@
+"""``train(config)``: data from PyTerrier objects -> the family's own modules -> the trainer -> a checkpoint that
+the family's ``from_pretrained`` reloads. Checkpoints are cached by the config's hash: ``ensure_trained`` trains
+only when the final model is missing, and a killed run resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+import transformers
+
+from transformers_ir._atomic import atomic_dir, atomic_file
+from transformers_ir._errors import UsageError
+from transformers_ir.models import resolve_model
+from transformers_ir.training._config import TrainingSpec, parse_training_config
+from transformers_ir.training._data import (
+    DataReport,
+    GroupDataset,
+    build_groups,
+    doc_texts,
+    drop_missing_texts,
+    read_triples,
+)
+from transformers_ir.training._modules import (
+    CrossEncoderTrainingModule,
+    PairCollator,
+    SpladeCollator,
+    SpladeTrainingModule,
+)
+from transformers_ir.training._teacher import check_teacher_covers, read_teacher_scores
+from transformers_ir.training._trainer import LOSS_LOG, LOSS_PLOT, RankingTrainer, last_checkpoint, plot_loss
+
+_log = logging.getLogger(__name__)
+MODEL_DIR = "model"
+SUMMARY = "training.json"
+
+#: family -> (module, class)
+FAMILIES = {
+    "cross-encoder": ("transformers_ir.cross_encoders", "CrossEncoder"),
+    "bert-cat": ("transformers_ir.cross_encoders", "BertCat"),
+    "rankt5": ("transformers_ir.cross_encoders", "RankT5Encoder"),
+    "monot5": ("transformers_ir.cross_encoders", "MonoT5"),
+    "splade": ("transformers_ir.splade", "Splade"),
+}
+
+
+def family_class(family: str):
+    module, name = FAMILIES[family]
+    return getattr(importlib.import_module(module), name)
+
+
+def load_family(spec: TrainingSpec, name: str | None = None):
+    """The family object to train (or a trained one, from ``name``), built by its own ``from_pretrained``."""
+    cls = family_class(spec.model.family)
+    options = dict(spec.model.options)
+    options.setdefault("max_length", spec.train.max_length)
+    try:
+        return cls.from_pretrained(resolve_model(name or spec.model.name), **options)
+    except TypeError as e:
+        raise UsageError(f"[model] options {spec.model.options} do not fit {cls.__name__}.from_pretrained: {e}") from e
+
+
+def new_parameters(module: torch.nn.Module, source: str) -> set[str]:
+    """Names of ``module``'s parameters that the source checkpoint does not hold (a new head), matched by suffix."""
+    folder = Path(resolve_model(source))
+    keys: set[str] = set()
+    for file in folder.glob("*.safetensors"):
+        with safe_open(file) as f:
+            keys |= set(f.keys())
+    if not keys:
+        return set()
+    suffixes = {k.split(".", i)[-1] for k in keys for i in range(k.count(".") + 1)}
+    return {n for n, _ in module.named_parameters() if not any(n.endswith(s) and
+                                                                 (n == s or n.endswith("." + s)) for s in suffixes)}
+
+
+def safe_open(file):
+    import safetensors
+
+    return safetensors.safe_open(str(file), framework="pt")
+
+
+def _first_stage(spec: TrainingSpec, corpus):
+    from transformers_ir.experiments._pipeline_file import CUTOFF_KEY
+    from transformers_ir.experiments._registry import Context, registry
+
+    params = dict(spec.data.negatives)
+    name = params.pop("component")
+    cutoff = params.pop(CUTOFF_KEY, None)
+    components = registry()
+    if name not in components:
+        raise UsageError(f"[data] negatives names unknown component {name!r} (registered: {', '.join(components)})")
+    problems = components[name].check_params(params)
+    if problems:
+        raise UsageError(f"[data] negatives: {'; '.join(problems)}")
+    stage = components[name].build(Context(dataset=corpus, base_dir=spec.path.parent if spec.path else Path(".")),
+                                   params)
+    return stage % cutoff if cutoff else stage
+
+
+def build_dataset(spec: TrainingSpec, *, verbose: bool = False) -> tuple[GroupDataset, DataReport]:
+    """Groups of 1 positive + ``group_size - 1`` negatives from the config's topics, qrels and first stage (or
+    triples file, or the teacher file's candidates), with their texts and teacher scores."""
+    from transformers_ir.data import get_dataset
+
+    d = spec.data
+    report = DataReport()
+    dataset = get_dataset(d.topics) if d.topics else None
+    corpus = get_dataset(spec.resolve(d.corpus)) if d.corpus else dataset
+    topics = dataset.get_topics() if dataset is not None else None
+    if topics is not None and d.max_queries:
+        topics = topics.head(d.max_queries)
+    teacher, teacher_meta = (read_teacher_scores(spec.resolve(d.teacher)) if d.teacher else (None, {}))
+    group_size = d.group_size
+    if d.triples:
+        groups, ids = read_triples(spec.resolve(d.triples), topics)
+        group_size = 2
+        report.queries = report.groups = len(groups)
+        texts = doc_texts(corpus, [x for g in groups for x in [g.positive, *g.candidates]], report) if ids else \
+            {x: x for g in groups for x in [g.positive, *g.candidates]}
+    else:
+        qrels = get_dataset(spec.resolve(d.qrels)).get_qrels() if d.qrels else dataset.get_qrels()
+        if d.negatives is not None:
+            run = _first_stage(spec, corpus)(topics)
+        elif teacher is not None:
+            run = pd.DataFrame([(q, doc, s) for (q, doc), s in teacher.items()], columns=["qid", "docno", "score"])
+        else:
+            raise UsageError('[data] needs negatives = { component = "bm25" } (a first stage to mine hard negatives '
+                             'from), a teacher file, or a triples file')
+        groups = build_groups(topics, qrels, run, group_size=group_size, depth=d.depth,
+                              few_candidates=d.few_candidates, report=report)
+        texts = doc_texts(corpus, [x for g in groups for x in [g.positive, *g.candidates]], report)
+    groups = drop_missing_texts(groups, texts, report)
+    if teacher is not None:
+        check_teacher_covers(teacher, [(g.qid, x) for g in groups for x in [g.positive, *g.candidates]], d.teacher)
+    report.extra["teacher"] = teacher_meta
+    dataset_ = GroupDataset(groups, texts, group_size=group_size, epochs=spec.train.epochs, seed=d.seed,
+                            teacher=teacher)
+    report.log()
+    return dataset_, report
+
+
+def _precision(choice: str) -> dict:
+    if choice == "auto":
+        if not torch.cuda.is_available():
+            return {}
+        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
+
+
+def training_arguments(spec: TrainingSpec, output: Path, *, verbose: bool = True) -> transformers.TrainingArguments:
+    t = spec.train
+    return transformers.TrainingArguments(
+        output_dir=str(output), num_train_epochs=1, max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size, gradient_accumulation_steps=t.gradient_accumulation,
+        learning_rate=t.learning_rate, weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.scheduler, seed=t.seed, data_seed=t.seed, save_strategy="steps",
+        save_steps=t.save_steps, save_total_limit=t.save_total_limit, logging_steps=t.logging_steps,
+        logging_first_step=True, report_to=[], disable_tqdm=not verbose, remove_unused_columns=False,
+        dataloader_num_workers=t.dataloader_workers, ddp_backend=None if torch.cuda.is_available() else "gloo",
+        ddp_find_unused_parameters=False, **_precision(t.precision),
+    )
+
+
+def training_module(spec: TrainingSpec, family_obj):
+    loss = spec.loss
+    if spec.model.family == "splade":
+        module = SpladeTrainingModule(family_obj, loss=loss.name, flops_query=loss.flops_query,
+                                      flops_doc=loss.flops_doc, flops_warmup_steps=loss.flops_warmup_steps,
+                                      distill=loss.distill, distill_weight=loss.distill_weight,
+                                      in_batch_negatives=loss.in_batch_negatives)
+        return module, SpladeCollator(family_obj)
+    return CrossEncoderTrainingModule(family_obj, loss.name), PairCollator(family_obj)
+
+
+def fit(spec: TrainingSpec, family_obj, dataset: GroupDataset, output: Path, *, resume: bool = True,
+        verbose: bool = True) -> RankingTrainer:
+    """Train ``family_obj``'s modules in place with the HF Trainer; checkpoints go to ``output/checkpoints``."""
+    module, collator = training_module(spec, family_obj)
+    checkpoints = output / "checkpoints"
+    head = new_parameters(module, spec.model.name) if spec.train.head_learning_rate else set()
+    trainer = RankingTrainer(model=module, args=training_arguments(spec, checkpoints, verbose=verbose),
+                             train_dataset=dataset, data_collator=collator, head_parameters=head,
+                             head_learning_rate=spec.train.head_learning_rate)
+    last = last_checkpoint(checkpoints) if resume else None
+    if last is not None:
+        _log.info("resuming from %s", last)
+    module.train()
+    trainer.train(resume_from_checkpoint=str(last) if last else None)
+    module.eval()
+    return trainer
+
+
+def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bool = True) -> Path:
+    """Train the model a config describes; returns the folder of the final model (``<output>/model``), which
+    the family's ``from_pretrained`` loads. ``<output>`` also holds ``loss_log.csv``, ``loss.png`` and
+    ``training.json`` (config, hash, data report, wall time)."""
+    import time
+
+    spec = config if isinstance(config, TrainingSpec) else parse_training_config(config)
+    output = spec.output_dir()
+    transformers.set_seed(spec.train.seed)
+    started = time.perf_counter()
+    dataset, report = build_dataset(spec, verbose=verbose)
+    family_obj = load_family(spec)
+    trainer = fit(spec, family_obj, dataset, output, resume=resume, verbose=verbose)
+    if not trainer.is_world_process_zero():
+        return output / MODEL_DIR
+    with atomic_dir(output / MODEL_DIR, overwrite=True) as tmp:
+        family_obj.save_pretrained(tmp)
+    log = output / "checkpoints" / LOSS_LOG
+    if log.is_file():
+        (output / LOSS_LOG).write_bytes(log.read_bytes())
+        plot_loss(output / LOSS_LOG, output / LOSS_PLOT, title=f"{spec.name}: {spec.loss.name}")
+    summary = {"name": spec.name, "config_hash": spec.config_hash(), "config": spec.to_dict(),
+               "data": asdict(report), "examples": len(dataset), "steps": trainer.state.global_step,
+               "seconds": time.perf_counter() - started}
+    with atomic_file(output / SUMMARY) as f:
+        json.dump(summary, f, indent=2, default=str)
+    return output / MODEL_DIR
+
+
+def trained_model_path(config: str | Path | TrainingSpec) -> Path:
+    spec = config if isinstance(config, TrainingSpec) else parse_training_config(config)
+    return spec.output_dir() / MODEL_DIR
+
+
+def ensure_trained(config: str | Path | TrainingSpec, *, verbose: bool = True) -> Path:
+    """The trained model's folder, training it first when it is missing (cached by the config's hash)."""
+    spec = config if isinstance(config, TrainingSpec) else parse_training_config(config)
+    path = trained_model_path(spec)
+    if path.is_dir() and (spec.output_dir() / SUMMARY).is_file():
+        return path
+    return train(spec, verbose=verbose)

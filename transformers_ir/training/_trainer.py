@@ -1,0 +1,168 @@
+"""The trainer: Hugging Face's ``Trainer`` (accelerate underneath) with our typed batches and losses.
+
+What it adds to the stock Trainer: batches are dataclasses moved to the device whole; the dataset is read in
+order (its own seeded shuffling makes a resumed run identical to an uninterrupted one); checkpoints are written to
+``.tmp-checkpoint-N`` and renamed to ``checkpoint-N`` only once complete (a kill while writing leaves the
+previous checkpoint as the last loadable one); weights are saved with ``safetensors.torch.save_model`` so tied
+weights (SPLADE's MLM head, T5) are fine; new head parameters may get their own learning rate; the loss and the
+model's extra figures (average non-zeros for SPLADE) go to ``loss_log.csv`` and ``loss.png``.
+
+Everything else (mixed precision, gradient accumulation, warm-up and decay, the progress bar, ``torchrun``
+data-parallel training with gloo on CPU or NCCL on GPU) is the Trainer's own.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import safetensors.torch
+import torch
+import transformers
+from transformers.trainer_utils import rotate_checkpoints
+
+from transformers_ir._atomic import atomic_file
+
+LOSS_LOG = "loss_log.csv"
+LOSS_PLOT = "loss.png"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def last_checkpoint(folder: str | Path) -> Path | None:
+    """The newest complete ``checkpoint-N`` folder (temporary ``.tmp-*`` folders are never considered)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir()
+             if (m := _CHECKPOINT.match(p.name)) and (p / "trainer_state.json").is_file()]
+    return max(found)[1] if found else None
+
+
+class RankingTrainer(transformers.Trainer):
+    """``transformers.Trainer`` for our training modules (see the module docstring for what differs)."""
+
+    def __init__(self, *args, head_parameters: set[str] | None = None, head_learning_rate: float | None = None,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.head_parameters = head_parameters or set()
+        self.head_learning_rate = head_learning_rate
+        self._metric_sums: dict[str, float] = {}
+        self._metric_count = 0
+        self._staging: Path | None = None
+
+    # -- data -------------------------------------------------------------------------------------------------
+    def _get_train_sampler(self, train_dataset=None):
+        return torch.utils.data.SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inner = self.accelerator.unwrap_model(model)
+        inner.step = self.state.global_step
+        loss = model(inputs["batch"].to(self.args.device))
+        for key, value in inner.metrics.items():
+            self._metric_sums[key] = self._metric_sums.get(key, 0.0) + value
+        self._metric_count += 1
+        return (loss, None) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._metric_count:
+            logs.update({k: v / self._metric_count for k, v in self._metric_sums.items()})
+            self._metric_sums, self._metric_count = {}, 0
+        super().log(logs, start_time)
+        if self.args.should_save:
+            write_loss_log(self.state.log_history, Path(self.args.output_dir) / LOSS_LOG)
+
+    # -- optimiser --------------------------------------------------------------------------------------------
+    def create_optimizer(self, model=None):
+        if self.optimizer is None and self.head_learning_rate and self.head_parameters:
+            decay = set(self.get_decay_parameter_names(self.model))
+            groups: dict[tuple[bool, bool], list] = {}
+            for name, param in self.model.named_parameters():
+                if param.requires_grad:
+                    groups.setdefault((name in self.head_parameters, name in decay), []).append(param)
+            self.optimizer = torch.optim.AdamW(
+                [{"params": params, "lr": self.head_learning_rate if head else self.args.learning_rate,
+                  "weight_decay": self.args.weight_decay if decays else 0.0}
+                 for (head, decays), params in sorted(groups.items())],
+                lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
+                eps=self.args.adam_epsilon)
+            return self.optimizer
+        return super().create_optimizer()
+
+    # -- checkpoints ------------------------------------------------------------------------------------------
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        if not self.args.should_save:
+            return
+        output_dir = output_dir or self.args.output_dir
+        os.makedirs(output_dir, exist_ok=True)
+        safetensors.torch.save_model(self.accelerator.unwrap_model(self.model),
+                                     os.path.join(output_dir, "model.safetensors"))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        target = self.accelerator.unwrap_model(model if model is not None else self.model)
+        safetensors.torch.load_model(target, os.path.join(resume_from_checkpoint, "model.safetensors"),
+                                     device=str(self.args.device))
+
+    def _get_output_dir(self, trial) -> str:
+        return str(self._staging) if self._staging is not None else super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        run_dir = Path(self.args.output_dir)
+        name = f"checkpoint-{self.state.global_step}"
+        self._staging = run_dir / f".tmp-{name}"
+        if self.args.should_save and self._staging.exists():
+            shutil.rmtree(self._staging)
+        self.accelerator.wait_for_everyone()
+        try:
+            super()._save_checkpoint(model, trial)  # writes .tmp-checkpoint-N/checkpoint-N
+        finally:
+            staging, self._staging = self._staging, None
+        self.accelerator.wait_for_everyone()  # every rank has written its RNG state
+        if self.args.should_save:
+            final = run_dir / name
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(staging / name, final)
+            shutil.rmtree(staging, ignore_errors=True)
+            rotate_checkpoints(output_dir=str(run_dir), save_total_limit=self.args.save_total_limit,
+                               use_mtime=False)
+        self.accelerator.wait_for_everyone()
+
+
+def write_loss_log(history: list[dict], path: Path) -> None:
+    """The training log entries (those with a ``loss``) as CSV: step, epoch, loss, learning_rate, extras."""
+    rows = [h for h in history if "loss" in h]
+    if not rows:
+        return
+    keys = ["step", "epoch", "loss", "learning_rate", "grad_norm"]
+    keys += sorted({k for r in rows for k in r} - set(keys))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_file(path) as f:
+        f.write(buffer.getvalue())
+
+
+def plot_loss(log_csv: Path, png: Path, title: str = "training loss") -> None:
+    """A PNG of the loss (and its running mean) against the step, from :func:`write_loss_log`'s CSV."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.read_csv(log_csv)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(frame["step"], frame["loss"], lw=0.8, alpha=0.5, label="loss")
+    ax.plot(frame["step"], frame["loss"].rolling(10, min_periods=1).mean(), lw=1.6, label="running mean (10)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_file(png, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
