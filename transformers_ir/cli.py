@@ -32,7 +32,7 @@ def _cmd_run(args) -> int:
 
     with stdout_to_stderr():
         spec = parse_pipeline(args.pipeline)
-        result = run_experiment(spec, verbose=not args.quiet)
+        result = run_experiment(spec, verbose=not args.quiet, cache=not args.no_cache, cache_dir=args.cache_dir)
         if args.out:
             write_outputs(result, args.out)
     if args.json:
@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="folder for the table, per-query results, run files and plots")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--no-cache", action="store_true",
+                     help="compute every stage (no on-disk caches read or written); time the systems themselves")
+    run.add_argument("--cache-dir", help="folder of the stage caches (default: $TRANSFORMERS_IR_HOME/caches)")
     run.set_defaults(fn=_cmd_run)
     prep = sub.add_parser("prepare", help="fill ir_datasets' cache from the data folder, fetch Terrier's jars")
     prep.add_argument("--no-java", action="store_true", help="skip Terrier (the PISA/neural path needs no Java)")

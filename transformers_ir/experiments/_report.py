@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pyterrier as pt  # noqa: E402
 
 from transformers_ir._atomic import atomic_dir  # noqa: E402
+from transformers_ir.experiments._efficiency import qps  # noqa: E402
+from transformers_ir.experiments._manifest import manifest  # noqa: E402
 from transformers_ir.experiments._runner import ExperimentResult  # noqa: E402
 
 
@@ -24,8 +26,14 @@ def format_table(result: ExperimentResult, digits: int = 4) -> str:
 
 
 def summary(result: ExperimentResult) -> dict:
-    """The ``--json`` object: dataset and each system's metrics as written in the pipeline file."""
-    return {"dataset": result.spec.topics, "systems": result.metrics_by_system()}
+    """The ``--json`` object: dataset and each system's metrics as written in the pipeline file, with its
+    efficiency (``qps``, ``ms_per_query``, ``stages``; ``query_nnz``/``doc_nnz`` for sparse systems)."""
+    n_queries = len(result.topics)
+    systems = []
+    for entry, run in zip(result.metrics_by_system(), result.runs):
+        systems.append({**entry, "qps": qps(run.seconds, n_queries), "ms_per_query": 1000 * run.seconds / n_queries,
+                        "stages": [t.as_dict(n_queries) for t in run.stages], **run.sparsity})
+    return {"dataset": result.spec.topics, "systems": systems}
 
 
 def plot_deltas(result: ExperimentResult, measure, path: Path) -> None:
@@ -50,7 +58,8 @@ def plot_deltas(result: ExperimentResult, measure, path: Path) -> None:
 
 def write_outputs(result: ExperimentResult, out: str | Path) -> Path:
     """Write everything into ``out`` as one unit: a temporary folder renamed into place when complete, so an
-    interrupted run leaves the previous ``out`` (or none), never a half-written one."""
+    interrupted run leaves the previous ``out`` (or none), never a half-written one. ``manifest.json`` records
+    what is needed to regenerate the results."""
     out = Path(out)
     with atomic_dir(out, overwrite=True) as tmp:
         result.table.to_csv(tmp / "table.csv", index=False)
@@ -65,4 +74,5 @@ def write_outputs(result: ExperimentResult, out: str | Path) -> Path:
             for measure in result.spec.measures:
                 plot_deltas(result, measure, tmp / f"delta_{_file_name(str(measure))}.png")
         (tmp / "pipeline.toml").write_bytes(result.spec.path.read_bytes())
+        (tmp / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str) + "\n")
     return out

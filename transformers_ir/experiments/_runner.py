@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +11,10 @@ import pyterrier as pt
 
 from transformers_ir._errors import TransformersIRError, UsageError
 from transformers_ir._ranking import check_finite, evaluation_frame, rank_results
+from transformers_ir.caching import canonical
 from transformers_ir.data import get_dataset
+from transformers_ir.experiments._cache import StageCaches, default_root, stage_id, stage_label, with_cutoff
+from transformers_ir.experiments._efficiency import StageTiming, qps, sparsity
 from transformers_ir.experiments._pipeline_file import PipelineFileError, PipelineSpec, SystemSpec, parse_pipeline
 from transformers_ir.experiments._registry import Context, registry
 
@@ -23,7 +26,11 @@ class SystemRun:
     name: str
     pipeline: pt.Transformer
     results: pd.DataFrame
-    seconds: float
+    seconds: float  # the sum of its stages' seconds
+    stages: list[StageTiming] = field(default_factory=list)
+    sparsity: dict = field(default_factory=dict)  # query_nnz / doc_nnz for sparse systems
+    caches: list[str | None] = field(default_factory=list)  # each stage's cache folder (None: uncached)
+    transformers: list[pt.Transformer] = field(default_factory=list)  # each stage's, without its cutoff
 
 
 @dataclass
@@ -46,22 +53,37 @@ class ExperimentResult:
         return rows
 
 
-def build_system(spec: SystemSpec, ctx: Context, pipeline_path: Path) -> pt.Transformer:
+def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path, built: dict | None = None) -> list[pt.Transformer]:
+    """Each stage's transformer, without its cutoff; ``built`` memoises them by component and parameters, so a
+    model named by several systems is loaded once."""
     components = registry()
-    pipeline = None
+    built = {} if built is None else built
+    transformers = []
     for stage in spec.stages:
+        memo = canonical({"component": stage.component, "params": stage.params})
         try:
-            transformer = components[stage.component].build(ctx, stage.params)
+            if memo not in built:
+                built[memo] = components[stage.component].build(ctx, stage.params)
+            transformers.append(built[memo])
         except TransformersIRError:
             raise
         except (ValueError, TypeError, FileNotFoundError, KeyError) as e:
             raise PipelineFileError(
                 pipeline_path, f"system {spec.name!r}: component {stage.component!r} could not be built: {e}"
             ) from e
-        if stage.cutoff is not None:
-            transformer = transformer % stage.cutoff
+    return transformers
+
+
+def compose(spec: SystemSpec, transformers: list[pt.Transformer]) -> pt.Transformer:
+    pipeline = None
+    for stage, transformer in zip(spec.stages, transformers):
+        transformer = with_cutoff(transformer, stage.cutoff)
         pipeline = transformer if pipeline is None else pipeline >> transformer
     return pipeline
+
+
+def build_system(spec: SystemSpec, ctx: Context, pipeline_path: Path) -> pt.Transformer:
+    return compose(spec, build_stages(spec, ctx, pipeline_path))
 
 
 def _load_evaluation_data(spec: PipelineSpec) -> tuple[pd.DataFrame, pd.DataFrame, pt.datasets.Dataset]:
@@ -94,24 +116,57 @@ def _check_qrels_in_corpus(qrels: pd.DataFrame, corpus, spec: PipelineSpec) -> N
                      "retrieved", len(missing), len(judged), spec.qrels, spec.corpus, sorted(missing)[:3])
 
 
-def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True) -> ExperimentResult:
-    """Run every system of a pipeline file on its topics and compare them with ``pt.Experiment``."""
+def _run_system(system: SystemSpec, transformers: list[pt.Transformer], topics: pd.DataFrame,
+                caches: StageCaches | None, done: dict) -> SystemRun:
+    """Run a system stage by stage, timing each; a prefix already run for an earlier system (``done``:
+    canonical prefix -> (frame, timing, cache folder)) is reused, not recomputed."""
+    frame, timings, folders, frames = topics, [], [], []
+    for i, stage in enumerate(system.stages):
+        prefix = canonical({"stages": [stage_id(s) for s in system.stages[: i + 1]]})
+        if prefix in done:
+            frame, timing, folder = done[prefix]
+            timings.append(replace(timing, source="shared"))
+        else:
+            runnable, cache = (caches.wrap(list(system.stages), transformers, i, frame) if caches
+                               else (with_cutoff(transformers[i], stage.cutoff), None))
+            hits, misses = (cache.hits, cache.misses) if cache else (0, 0)
+            start = time.perf_counter()
+            frame = runnable(frame)
+            seconds = time.perf_counter() - start
+            timing = StageTiming(stage_label(stage), seconds, "cache" if cache else "computed")
+            if cache:
+                timing.computed_rows, timing.cached_rows = cache.misses - misses, cache.hits - hits
+            folder = str(cache.path) if cache else None
+            done[prefix] = (frame, timing, folder)
+            timings.append(timing)
+        folders.append(folder)
+        frames.append(frame)
+    if "score" not in frame.columns or "docno" not in frame.columns:
+        raise UsageError(f"system {system.name!r} does not produce a ranking (no docno/score columns): its last "
+                         f"stage must be a retriever or re-ranker")
+    check_finite(frame, f"system {system.name!r}")
+    return SystemRun(system.name, compose(system, transformers), rank_results(frame),
+                     sum(t.seconds for t in timings), timings, sparsity(frames, transformers), folders, transformers)
+
+
+def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cache: bool = True,
+                   cache_dir: str | Path | None = None) -> ExperimentResult:
+    """Run every system of a pipeline file on its topics and compare them with ``pt.Experiment``.
+
+    Systems sharing their first stages (same components, same parameters) run those stages once. With
+    ``cache``, each stage's output is also kept on disk, keyed on its configuration (model weights included),
+    under ``cache_dir`` (default ``$TRANSFORMERS_IR_HOME/caches``): a second run re-computes nothing.
+    """
     if not isinstance(spec, PipelineSpec):
         spec = parse_pipeline(spec)
     topics, qrels, corpus = _load_evaluation_data(spec)
     ctx = Context(dataset=corpus, base_dir=spec.path.parent, verbose=verbose)
-    runs = []
+    caches = StageCaches(cache_dir or default_root(), spec.corpus) if cache else None
+    runs, done, built = [], {}, {}
     for system in pt.tqdm(spec.systems, desc=f"{spec.name}: systems", unit="system", disable=not verbose):
-        pipeline = build_system(system, ctx, spec.path)
-        ctx.systems[system.name] = pipeline
-        start = time.perf_counter()
-        results = pipeline(topics)
-        seconds = time.perf_counter() - start
-        if "score" not in results.columns or "docno" not in results.columns:
-            raise UsageError(f"system {system.name!r} does not produce a ranking (no docno/score columns): its last "
-                             f"stage must be a retriever or re-ranker")
-        check_finite(results, f"system {system.name!r}")
-        runs.append(SystemRun(system.name, pipeline, rank_results(results), seconds))
+        transformers = build_stages(system, ctx, spec.path, built)
+        ctx.systems[system.name] = compose(system, transformers)
+        runs.append(_run_system(system, transformers, topics, caches, done))
 
     names = [r.name for r in runs]
     frames = [evaluation_frame(r.results) for r in runs]
@@ -121,6 +176,10 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True) -> 
                           correction=None if spec.correction == "none" else spec.correction, **common)
     perquery = pt.Experiment(frames, topics, qrels, perquery=True, **common)
     n_queries = len(topics)
-    table["qps"] = [n_queries / max(r.seconds, 1e-9) for r in runs]
+    table["qps"] = [qps(r.seconds, n_queries) for r in runs]
     table["ms/query"] = [1000 * r.seconds / n_queries for r in runs]
+    table["stages"] = ["; ".join(t.describe(n_queries) for t in r.stages) for r in runs]
+    for column in ("query_nnz", "doc_nnz"):
+        if any(column in r.sparsity for r in runs):
+            table[column] = [r.sparsity.get(column) for r in runs]
     return ExperimentResult(spec, topics, qrels, runs, table, perquery)

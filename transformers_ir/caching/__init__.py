@@ -1,0 +1,28 @@
+"""Caches keyed on model identity: first-stage results, encoder outputs and re-ranker scores on disk.
+
+Each cache is keyed on the transformer's full configuration (model name, weights hash, head, max lengths,
+dtype, pooling: see :func:`cache_key`) and refuses a folder written for another one (:class:`CacheMismatch`).
+The SQLite stores underneath come from pyterrier-caching.
+"""
+from transformers_ir.caching._keys import cache_key, canonical, key_hash, weights_hash
+from transformers_ir.caching._store import (
+    CacheMismatch,
+    CacheWriteError,
+    EncoderCache,
+    KeyedCache,
+    RetrieverCache,
+    ScorerCache,
+)
+
+__all__ = [
+    "CacheMismatch",
+    "CacheWriteError",
+    "EncoderCache",
+    "KeyedCache",
+    "RetrieverCache",
+    "ScorerCache",
+    "cache_key",
+    "canonical",
+    "key_hash",
+    "weights_hash",
+]

@@ -1,0 +1,131 @@
+"""What identifies a transformer's output: its configuration, including a hash of the model's weights.
+
+A cache keyed only on (query, docno) serves one model's scores to another. Here a cache is keyed on the
+transformer's full configuration as well. The protocol is one optional method::
+
+    def cache_key(self) -> dict:
+        return {"model": "cross-encoder/ms-marco-MiniLM-L6-v2", "weights": weights_hash(self.model),
+                "head": "linear", "max_length": 512, "dtype": "float32", "pooling": "cls"}
+
+Transformers without it are described by their class, their ``repr`` (when it names no memory address) and a
+hash of the weights of every ``torch.nn.Module`` they hold; a transformer that cannot be described is not cached.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pyterrier as pt
+
+#: File names hashed when a model folder is given: the weights, never the tokenizer or the README.
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt")
+
+_file_memo: dict[tuple, str] = {}
+_module_memo: dict[tuple, str] = {}
+
+
+def _hash_files(folder: Path) -> str:
+    files = sorted({p for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern) if p.is_file()})
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no weights ({', '.join(WEIGHT_PATTERNS)}): give a model folder")
+    stamp = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    if stamp not in _file_memo:
+        digest = hashlib.sha256()
+        for p in files:
+            digest.update(p.name.encode() + b"\0")
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 22), b""):
+                    digest.update(block)
+        _file_memo[stamp] = digest.hexdigest()
+    return _file_memo[stamp]
+
+
+def _hash_module(module) -> str:
+    import torch
+
+    state = module.state_dict()
+    # In-place updates (optimizer steps, load_state_dict) bump a tensor's version: a trained model is re-hashed.
+    stamp = (id(module), tuple((name, t.data_ptr(), t._version) for name, t in state.items()))
+    if stamp not in _module_memo:
+        digest = hashlib.sha256()
+        with torch.no_grad():
+            for name, tensor in sorted(state.items()):
+                t = tensor.detach().to("cpu").contiguous()
+                digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}\0".encode())
+                digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        _module_memo[stamp] = digest.hexdigest()
+    return _module_memo[stamp]
+
+
+def weights_hash(model) -> str:
+    """SHA-256 of a model's weights, memoised: a ``torch.nn.Module`` (its tensors, whatever device or dtype),
+    or a folder (its ``*.safetensors`` / ``*.bin`` files, re-hashed only when their size or time changes)."""
+    if isinstance(model, (str, Path)):
+        return _hash_files(Path(model))
+    if hasattr(model, "state_dict"):
+        return _hash_module(model)
+    raise TypeError(f"weights_hash takes a torch.nn.Module or a model folder, not {type(model).__name__}")
+
+
+def _modules(transformer) -> dict[str, Any]:
+    import sys
+
+    torch = sys.modules.get("torch")  # a transformer holding a module has imported torch already
+    if torch is None:
+        return {}
+    return {name: value for name, value in sorted(vars(transformer).items()) if isinstance(value, torch.nn.Module)}
+
+
+def cache_key(transformer: pt.Transformer) -> dict | None:
+    """The configuration that determines ``transformer``'s output, as a JSON-able dict; None when unknown.
+
+    Uses ``transformer.cache_key()`` when defined (returning None opts out of caching); composed pipelines are
+    described stage by stage.
+    """
+    own = getattr(transformer, "cache_key", None)
+    if callable(own):
+        key = own()  # None: the transformer opts out of caching
+        return None if key is None else {"class": _class_name(transformer), **key}
+    if isinstance(transformer, pt.Transformer) and type(transformer).__name__ == "Compose":
+        parts = [cache_key(t) for t in transformer._transformers]
+        return None if any(p is None for p in parts) else {"compose": parts}
+    text = repr(transformer)
+    if " at 0x" in text:  # the default object repr: says nothing about the configuration
+        return None
+    key = {"class": _class_name(transformer), "repr": text}
+    weights = {name: weights_hash(module) for name, module in _modules(transformer).items()}
+    if weights:
+        key["weights"] = weights
+    return key
+
+
+def _class_name(obj) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def canonical(key: dict) -> str:
+    """A stable text of a key (sorted keys, no spaces), what is hashed and stored."""
+    return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def key_hash(key: dict) -> str:
+    return hashlib.sha256(canonical(key).encode()).hexdigest()
+
+
+def differences(stored: dict, given: dict, prefix: str = "") -> list[str]:
+    """Human-readable differences between two keys: ``model: 'a' (cache) != 'b' (now)``."""
+    out = []
+    for name in sorted(set(stored) | set(given), key=str):
+        a, b = stored.get(name, "<absent>"), given.get(name, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{name}.")
+        elif json.loads(canonical({"v": a})) != json.loads(canonical({"v": b})):
+            out.append(f"{prefix}{name}: {_short(a)} (cache) != {_short(b)} (now)")
+    return out
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

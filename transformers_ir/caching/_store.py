@@ -1,0 +1,268 @@
+"""Caches on disk keyed on the transformer's configuration, built on pyterrier-caching's SQLite stores.
+
+A cache is a folder::
+
+    <path>/transformers_ir_cache.json   # format, kind, the configuration key: written last, on success
+    <path>/store/                       # a pyterrier-caching artifact (SQLite)
+
+Opening a folder whose configuration differs, which an older version wrote, or which has no metadata (an
+interrupted creation, another tool's folder) raises :class:`CacheMismatch` and changes nothing. Entries are
+written in one SQLite transaction per batch, after the batch is computed: a killed or disk-full write is
+rolled back by SQLite, never read back as complete.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyterrier as pt
+
+from transformers_ir import __version__
+from transformers_ir._atomic import atomic_dir
+from transformers_ir._errors import TransformersIRError
+from transformers_ir.caching._keys import cache_key, canonical, differences, key_hash
+
+FORMAT = 1
+META = "transformers_ir_cache.json"
+
+
+class CacheMismatch(TransformersIRError):
+    """A cache folder that belongs to another configuration, another version or no cache at all."""
+
+
+class CacheWriteError(TransformersIRError):
+    """The cache could not be read or written (disk full, permissions); the batch was not kept."""
+
+
+def _pyterrier_caching():
+    try:
+        import pyterrier_caching
+    except ImportError:
+        raise TransformersIRError(
+            "caches need pyterrier-caching: pip install 'transformers-ir[caching]' (or run with --no-cache)"
+        ) from None
+    return pyterrier_caching
+
+
+class _Counting(pt.Transformer):
+    """Passes frames to ``transformer`` and counts the rows it was asked to compute (the cache's misses)."""
+
+    def __init__(self, transformer: pt.Transformer):
+        self.transformer = transformer
+        self.rows = 0
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        self.rows += len(inp)
+        return self.transformer(inp)
+
+
+class KeyedCache(pt.Transformer):
+    """Base of the caches: opens or creates the folder, refusing another configuration.
+
+    Args:
+        path: the cache folder (created when absent).
+        transformer: what computes the entries the cache lacks.
+        config: the configuration that determines the entries (defaults to :func:`cache_key` of ``transformer``).
+    """
+
+    kind = ""
+
+    def __init__(self, path: str | Path, transformer: pt.Transformer, *, config: dict | None = None):
+        self.path = Path(path)
+        self.transformer = transformer
+        self.config = cache_key(transformer) if config is None else config
+        if self.config is None:
+            raise ValueError(
+                f"{transformer!r} cannot be identified for a cache (no cache_key() and its repr names no "
+                f"configuration): give config={{...}} with everything that determines its output"
+            )
+        self.hits = self.misses = 0  # rows served from the cache / computed, summed over calls
+        self._counting = _Counting(transformer)
+        if not self.path.exists():
+            self._create()
+        self.metadata = self._check()
+        self.store = self._open_store(self.path / "store", self._counting)
+
+    def _create(self) -> None:
+        try:
+            with atomic_dir(self.path) as tmp:
+                self._open_store(tmp / "store", None).close()
+                meta = {"format": FORMAT, "kind": self.kind, "key_hash": key_hash(self.config),
+                        "key": json.loads(canonical(self.config)), "created_by": f"transformers-ir {__version__}",
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
+        except FileExistsError:  # created by another process meanwhile: checked like any other folder
+            pass
+
+    def _check(self) -> dict:
+        how = f"to start a new cache, give another path or delete {self.path}"
+        try:
+            meta = json.loads((self.path / META).read_text())
+        except FileNotFoundError:
+            raise CacheMismatch(
+                f"{self.path} is not a complete transformers-ir cache (no {META}: an interrupted creation or "
+                f"another tool's folder); nothing was changed: {how}"
+            ) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise CacheMismatch(f"{self.path / META} is unreadable ({e}); nothing was changed: {how}") from None
+        if meta.get("format") != FORMAT:
+            raise CacheMismatch(
+                f"{self.path} was written by {meta.get('created_by', 'another version')} in cache format "
+                f"{meta.get('format')!r}; this version reads format {FORMAT}. Nothing was changed: {how}"
+            )
+        if meta.get("kind") != self.kind:
+            raise CacheMismatch(f"{self.path} holds a {meta.get('kind')} cache, not a {self.kind} cache: {how}")
+        if meta.get("key_hash") != key_hash(self.config):
+            diff = "\n  ".join(differences(meta.get("key", {}), json.loads(canonical(self.config)))) or "(hash differs)"
+            raise CacheMismatch(
+                f"the cache at {self.path} holds {self.kind} of another configuration:\n  {diff}\n"
+                f"Its entries would be wrong for this one, so it was not used and nothing was changed. "
+                f"{how[0].upper()}{how[1:]}."
+            )
+        return meta
+
+    def _open_store(self, path: Path, computer: pt.Transformer | None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _lookup(self, inp: pd.DataFrame) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        before = self._counting.rows
+        try:
+            out = self._lookup(inp)
+        except sqlite3.DatabaseError as e:
+            raise CacheWriteError(
+                f"the cache at {self.path} could not be used ({e}); nothing half-written is kept: "
+                f"free disk space or fix permissions, or run without the cache (--no-cache)"
+            ) from e
+        computed = self._counting.rows - before
+        self.misses += computed
+        self.hits += max(self._rows(inp) - computed, 0)
+        return out
+
+    def _rows(self, inp: pd.DataFrame) -> int:
+        return len(inp)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, {self.transformer!r})"
+
+
+class ScorerCache(KeyedCache):
+    """Re-ranker scores per (query text, docno), for one scorer configuration.
+
+    Example::
+
+        cached = ScorerCache('caches/minilm', CrossEncoder.from_pretrained('cross-encoder/ms-marco-MiniLM-L6-v2'))
+        pipeline = bm25 % 100 >> text_loader(dataset) >> cached
+    """
+
+    kind = "scores"
+
+    def _open_store(self, path: Path, computer):
+        return _pyterrier_caching().Sqlite3ScorerCache(path, computer, group="query", key="docno", value="score")
+
+    def _lookup(self, inp: pd.DataFrame) -> pd.DataFrame:
+        pt.validate.result_frame(inp, extra_columns=["query"])
+        if len(inp) == 0:
+            return pt.model.add_ranks(inp.assign(score=pd.Series(dtype="float64")))
+        # pyterrier-caching inserts every scored row: the same (query, docno) twice in one batch would clash
+        unique = inp.drop_duplicates(["query", "docno"])
+        scores = self.store(unique)[["query", "docno", "score"]]
+        out = inp.drop(columns=["score", "rank"], errors="ignore").merge(scores, on=["query", "docno"], how="left")
+        return pt.model.add_ranks(out)
+
+    def _rows(self, inp: pd.DataFrame) -> int:
+        return len(inp.drop_duplicates(["query", "docno"])) if len(inp) else 0
+
+
+class _PerQuery(pt.Transformer):
+    """Runs a retriever and packs each query's results into one value (column ``results``)."""
+
+    def __init__(self, retriever: pt.Transformer, on: list[str]):
+        self.retriever = retriever
+        self.on = on
+
+    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        results = self.retriever(topics)
+        groups = dict(tuple(results.groupby("qid", sort=False))) if len(results) else {}
+        packed = []
+        for qid in topics["qid"]:
+            group = groups.get(qid, results.iloc[:0])
+            packed.append({c: group[c].to_numpy() for c in group.columns})
+        return topics[self.on].assign(results=packed)
+
+
+class RetrieverCache(KeyedCache):
+    """A first stage's results per query (keyed on ``qid`` and ``query``), for one retriever configuration."""
+
+    kind = "results"
+    on = ["qid", "query"]
+
+    def _open_store(self, path: Path, computer):
+        inner = None if computer is None else _PerQuery(computer, self.on)
+        return _pyterrier_caching().Sqlite3KeyValueCache(path, inner, key=self.on, value=["results"])
+
+    def _lookup(self, topics: pd.DataFrame) -> pd.DataFrame:
+        pt.validate.query_frame(topics, extra_columns=["query"])
+        if topics["qid"].duplicated().any():
+            raise ValueError("the topics repeat qids: give each query its own qid before retrieval")
+        if len(topics) == 0:
+            return self.transformer(topics)
+        packed = self.store(topics[self.on])
+        frames = [pd.DataFrame(r) for r in packed["results"] if r is not None and len(next(iter(r.values()), []))]
+        if not frames:
+            return self.transformer(topics.iloc[:0])
+        return pd.concat(frames, ignore_index=True)
+
+    def _rows(self, inp: pd.DataFrame) -> int:
+        return len(inp)
+
+
+class EncoderCache(KeyedCache):
+    """An encoder's outputs per input key: e.g. SPLADE's ``query_toks`` per ``query``, or ``toks`` per ``docno``.
+
+    Args:
+        path: the cache folder.
+        encoder: the encoder (e.g. ``splade.query_encoder()``).
+        key: the column(s) that identify an input (``'query'`` or ``'docno'``).
+        value: the column(s) the encoder adds (``'query_toks'`` or ``'toks'``).
+        config: the encoder's configuration (defaults to :func:`cache_key` of ``encoder``).
+    """
+
+    kind = "encodings"
+
+    def __init__(self, path: str | Path, encoder: pt.Transformer, *, key: str | list[str] = "query",
+                 value: str | list[str] = "query_toks", config: dict | None = None):
+        self.on = [key] if isinstance(key, str) else list(key)
+        self.value = [value] if isinstance(value, str) else list(value)
+        config = cache_key(encoder) if config is None else config
+        super().__init__(path, encoder, config=None if config is None else {**config, "on": self.on, "value": self.value})
+
+    def _open_store(self, path: Path, computer):
+        return _pyterrier_caching().Sqlite3KeyValueCache(path, computer, key=self.on, value=self.value)
+
+    def _lookup(self, inp: pd.DataFrame) -> pd.DataFrame:
+        pt.validate.columns(inp, includes=self.on)
+        if len(inp) == 0:
+            return self.transformer(inp)
+        unique = inp.drop_duplicates(self.on)
+        values = self.store(unique)[[*self.on, *self.value]]
+        return inp.drop(columns=self.value, errors="ignore").merge(values, on=self.on, how="left")
+
+    def _rows(self, inp: pd.DataFrame) -> int:
+        return len(inp.drop_duplicates(self.on)) if len(inp) else 0
+
+
