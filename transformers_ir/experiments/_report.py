@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 import pyterrier as pt  # noqa: E402
 
 from transformers_ir._atomic import atomic_dir  # noqa: E402
@@ -22,7 +23,23 @@ def _file_name(name: str) -> str:
 
 
 def format_table(result: ExperimentResult, digits: int = 4) -> str:
-    return result.table.round(digits).to_markdown(index=False)
+    """The printed table: each metric in the order written in the pipeline file, with the baseline comparison
+    as ``<metric> p`` (corrected p-value; ``*`` marks a significant difference), then the other columns
+    (efficiency). ``table.csv`` keeps every column pt.Experiment gives (wins, losses, raw p-values)."""
+    table = result.table
+    shown = {"name": table["name"]}
+    for measure in map(str, result.spec.measures):
+        shown[measure] = table[measure].round(digits)
+        p_col = f"{measure} p-value corrected" if f"{measure} p-value corrected" in table else f"{measure} p-value"
+        if p_col in table:
+            reject = table.get(f"{measure} reject", pd.Series(False, index=table.index)).fillna(False)
+            shown[f"{measure} p"] = [
+                "" if pd.isna(p) else f"{p:.3g}{'*' if r else ''}" for p, r in zip(table[p_col], reject)
+            ]
+    stats = [c for c in table.columns if c not in shown and not c.startswith(tuple(shown)) and c != "name"]
+    for col in stats:
+        shown[col] = table[col].round(digits) if pd.api.types.is_float_dtype(table[col]) else table[col]
+    return pd.DataFrame(shown).to_markdown(index=False)
 
 
 def summary(result: ExperimentResult) -> dict:
