@@ -42,8 +42,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 prepare: install
 	$(BIN)/transformers-ir prepare
 
+# Speed and memory goals: each script runs ours and the peer side by side and prints the ratio (last line JSON).
 bench: install-dev prepare
-	$(BIN)/python bench/run_all.py
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean-cache:
 	rm -rf .cache runs
