@@ -137,3 +137,22 @@ def test_ties_broken_by_docno_for_every_evaluator():
         except Exception:  # provider not installed
             pass
     assert len(values) >= 1 and all(v == pytest.approx(1 / 3) for v in values)
+
+
+@needs_data
+def test_qrels_naming_documents_absent_from_corpus(tmp_path, caplog):
+    """Some judged documents missing: a warning with the count. All missing: the qrels belong to another
+    collection, an error that says which ids to fix."""
+    from transformers_ir.data import get_dataset
+    from transformers_ir.experiments import PipelineFileError, _runner
+
+    (tmp_path / "p.toml").write_text('[dataset]\ntopics = "irds:vaswani"\n[evaluation]\nmetrics = ["AP"]\n'
+                                     '[[systems]]\nname = "a"\npipeline = [{ component = "bm25" }]\n')
+    spec = _runner.parse_pipeline(tmp_path / "p.toml")
+    corpus = get_dataset("irds:vaswani")
+    some = pd.DataFrame({"qid": ["1", "1", "2"], "docno": ["1", "no-such-doc", "also-missing"], "label": 1})
+    with caplog.at_level("WARNING"):
+        _runner._check_qrels_in_corpus(some, corpus, spec)
+    assert "2 of 3 judged documents" in caplog.text
+    with pytest.raises(PipelineFileError, match="none of the 2 documents judged.*another collection"):
+        _runner._check_qrels_in_corpus(some[some.docno != "1"], corpus, spec)
