@@ -12,8 +12,10 @@ hash of the weights of every ``torch.nn.Module`` they hold; a transformer that c
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import types
 from pathlib import Path
 from typing import Any
 
@@ -92,13 +94,20 @@ def cache_key(transformer: pt.Transformer) -> dict | None:
         parts = [cache_key(t) for t in transformer._transformers]
         return None if any(p is None for p in parts) else {"compose": parts}
     text = repr(transformer)
-    if " at 0x" in text:  # the default object repr: says nothing about the configuration
+    if " at 0x" in text or _holds_code(transformer):  # a default repr, or a function the repr cannot show
         return None
     key = {"class": _class_name(transformer), "repr": text}
     weights = {name: weights_hash(module) for name, module in _modules(transformer).items()}
     if weights:
         key["weights"] = weights
     return key
+
+
+def _holds_code(transformer) -> bool:
+    """Whether the transformer keeps a function (``pt.apply.score(fn)``): two of them print the same."""
+    code = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
+    return any(isinstance(value, code) for value in vars(transformer).values()) if hasattr(transformer, "__dict__") \
+        else False
 
 
 def _class_name(obj) -> str:

@@ -1,0 +1,120 @@
+"""The runner with its caches: shared prefixes run once, a second run computes nothing, --no-cache bypasses,
+and --out records a manifest. Vaswani with PISA (no Java): seconds."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from transformers_ir import _paths
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_data = pytest.mark.skipif(_paths.data_dir() is None, reason="no offline data folder (../shared/data)")
+
+PIPELINE = """
+[dataset]
+topics = "irds:vaswani"
+
+[evaluation]
+metrics = ["AP", "nDCG@10"]
+baseline = "bm25"
+
+[[systems]]
+name = "bm25"
+pipeline = [{ component = "bm25", "%" = 100 }]
+
+[[systems]]
+name = "bm25-text"
+pipeline = [{ component = "bm25", "%" = 100 }, { component = "text" }]
+
+[[systems]]
+name = "bm25-k1.2"
+pipeline = [{ component = "bm25", k1 = 1.2, b = 0.75, "%" = 100 }]
+"""
+
+
+@pytest.fixture
+def pipeline(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(PIPELINE)
+    return path
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "transformers_ir.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=900)
+
+
+def sources(result) -> dict[str, list[tuple]]:
+    return {r.name: [(t.label, t.source, t.computed_rows, t.cached_rows) for t in r.stages] for r in result.runs}
+
+
+@needs_data
+def test_second_run_computes_nothing_and_prefixes_run_once(pipeline, tmp_path):
+    from transformers_ir.experiments import run_experiment
+
+    first = run_experiment(pipeline, verbose=False, cache_dir=tmp_path / "caches")
+    assert sources(first) == {
+        "bm25": [("bm25%100", "cache", 93, 0)],
+        "bm25-text": [("bm25%100", "shared", 93, 0), ("text", "computed", None, None)],  # BM25 ran once
+        "bm25-k1.2": [("bm25%100", "cache", 93, 0)],
+    }
+    second = run_experiment(pipeline, verbose=False, cache_dir=tmp_path / "caches")
+    assert sources(second) == {
+        "bm25": [("bm25%100", "cache", 0, 93)],
+        "bm25-text": [("bm25%100", "shared", 0, 93), ("text", "computed", None, None)],
+        "bm25-k1.2": [("bm25%100", "cache", 0, 93)],
+    }
+    for a, b in zip(first.runs, second.runs):
+        pd.testing.assert_frame_equal(a.results[["qid", "docno", "score", "rank"]],
+                                      b.results[["qid", "docno", "score", "rank"]])
+    assert first.table["AP"].tolist() == second.table["AP"].tolist()
+    assert "cache: 0 computed, 93 read" in second.table.set_index("name").loc["bm25", "stages"]
+    # one folder per configuration: the two BM25 settings never share entries
+    assert len(list((tmp_path / "caches").glob("*/results-bm25-*"))) == 2
+
+
+@needs_data
+def test_no_cache_bypasses_and_gives_the_same_results(pipeline, tmp_path):
+    from transformers_ir.experiments import run_experiment
+
+    cached = run_experiment(pipeline, verbose=False, cache_dir=tmp_path / "caches")
+    plain = run_experiment(pipeline, verbose=False, cache=False, cache_dir=tmp_path / "unused")
+    assert not (tmp_path / "unused").exists()
+    assert {t.source for r in plain.runs for t in r.stages} == {"computed", "shared"}
+    for a, b in zip(cached.runs, plain.runs):
+        pd.testing.assert_frame_equal(a.results[["qid", "docno", "score"]], b.results[["qid", "docno", "score"]])
+
+
+@needs_data
+def test_cli_json_efficiency_and_manifest(pipeline, tmp_path):
+    args = ["run", str(pipeline), "--json", "--quiet", "--cache-dir", str(tmp_path / "caches")]
+    cli(*args)
+    out = cli(*args, "--out", str(tmp_path / "out"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout)
+    bm25 = {s["name"]: s for s in summary["systems"]}["bm25"]
+    assert {"AP", "nDCG@10", "qps", "ms_per_query", "stages"} <= set(bm25)
+    [stage] = bm25["stages"]
+    assert stage["label"] == "bm25%100" and stage["computed_rows"] == 0 and stage["cached_rows"] == 93
+    assert stage["qps"] == pytest.approx(93 / stage["seconds"])
+    assert bm25["ms_per_query"] == pytest.approx(1000 * stage["seconds"] / 93)
+
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["pipeline_file"]["text"] == PIPELINE
+    assert manifest["datasets"] == {"topics": "irds:vaswani", "qrels": "irds:vaswani", "corpus": "irds:vaswani",
+                                    "num_topics": 93, "num_qrels": 2083}
+    assert manifest["versions"]["transformers-ir"] and manifest["versions"]["python-terrier"]
+    k12 = next(s for s in manifest["systems"] if s["name"] == "bm25-k1.2")["stages"][0]
+    assert k12["params"] == {"k1": 1.2, "b": 0.75} and k12["cutoff"] == 100
+    assert "'bm25_k1': 1.2" in k12["repr"] and k12["cache"].startswith(str(tmp_path / "caches"))
+    table = pd.read_csv(tmp_path / "out" / "table.csv")
+    assert {"qps", "ms/query", "stages"} <= set(table.columns)
+
+    plain = cli("run", str(pipeline), "--json", "--quiet", "--no-cache")
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert all(s["stages"][0]["computed_rows"] is None for s in json.loads(plain.stdout)["systems"])
