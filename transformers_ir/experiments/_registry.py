@@ -18,6 +18,7 @@ import pyterrier as pt
 #: Modules whose import registers components (each family keeps its own).
 COMPONENT_MODULES = [
     "transformers_ir.experiments._components",
+    "transformers_ir.cross_encoders._components",
 ]
 
 

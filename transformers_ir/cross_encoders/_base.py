@@ -1,0 +1,261 @@
+"""What every re-ranker shares: validation, streaming in length-sorted batches, precision, normalisation,
+ranking, saving. An architecture only says how a pair is laid out (:meth:`Reranker._layout`) and how a padded
+batch becomes scores (:meth:`Reranker.score_features`)."""
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+import torch
+
+from transformers_ir import _device
+from transformers_ir._atomic import atomic_dir
+from transformers_ir._ranking import check_finite, rank_results
+from transformers_ir.cross_encoders import _checkpoint
+from transformers_ir.cross_encoders._layout import PairLayout, collate, encode_pairs
+
+ScoreKind = Literal["logit", "log-probability", "probability", "min-max"]
+Normalise = Literal["sigmoid", "minmax"]
+NORMALISE = (None, "sigmoid", "minmax")
+#: Pairs tokenized together, in batches: peak memory follows this times the batch size, not the frame.
+CHUNK_BATCHES = 32
+
+
+class Reranker(pt.Transformer):
+    """Base class of the cross-encoder re-rankers (not used directly).
+
+    Subclasses set :attr:`SCORE_KIND` and :attr:`ARCHITECTURE`, and implement :meth:`_layout` and
+    :meth:`score_features`.
+    """
+
+    #: What a raw score means: ``'logit'`` (a real number, sigmoid gives the model's probability for classifiers
+    #: trained pointwise) or ``'log-probability'`` (log P(relevant)).
+    SCORE_KIND: ClassVar[str] = "logit"
+    ARCHITECTURE: ClassVar[str] = ""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, *, batch_size: int = 32, text_field: str = "text",
+                 query_max_length: int = 64, doc_max_length: int | None = None, max_length: int = 512,
+                 precision: _device.Precision | None = None, normalise: Normalise | None = None,
+                 device: str | torch.device | None = None, verbose: bool = False):
+        if normalise not in NORMALISE:
+            raise ValueError(f"normalise must be None, 'sigmoid' or 'minmax', got {normalise!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.device = _device.infer_device(device)
+        self.model = model.to(self.device)
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.text_field = text_field
+        self.query_max_length = query_max_length
+        self.doc_max_length = doc_max_length
+        self.max_length = max_length
+        self.precision = _device.resolve_precision(precision, self.device)
+        self.normalise = normalise
+        self.verbose = verbose
+        self._prepare()
+        self._pair_layout = self._layout()
+        if query_max_length < 1 or query_max_length + self._pair_layout.num_constant >= max_length:
+            raise ValueError(
+                f"query_max_length={query_max_length} leaves no room for the document within max_length="
+                f"{max_length} ({self._pair_layout.num_constant} tokens go to the template): lower it"
+            )
+        self._with_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+        self._source: str | None = None  # the name given to from_pretrained, for __repr__ and equality
+        self._fitting_batch_size: int | None = None  # remembered after an out-of-memory error
+
+    # -- what an architecture provides -----------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Check the model and tokenizer fit the architecture (a clear error when not)."""
+
+    def _layout(self) -> PairLayout:
+        """How a pair is laid out; by default the tokenizer's own pair template."""
+        return PairLayout.from_tokenizer(self.tokenizer)
+
+    def score_features(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Scores ``[n]`` (fp32) of a batch from :meth:`tokenize_pairs`; differentiable when grad is enabled."""
+        raise NotImplementedError
+
+    # -- inputs ------------------------------------------------------------------------------------------------
+
+    @property
+    def score_kind(self) -> str:
+        """What the output ``score`` means after normalisation: the architecture's :attr:`SCORE_KIND`,
+        ``'probability'`` with ``normalise='sigmoid'``, ``'min-max'`` (0 to 1 within each query) with
+        ``'minmax'``."""
+        return {"sigmoid": "probability", "minmax": "min-max"}.get(self.normalise, self.SCORE_KIND)
+
+    def _encode(self, queries: Sequence[str], docs: Sequence[str]):
+        return encode_pairs(self.tokenizer, self._pair_layout, queries, docs,
+                            query_max_length=self.query_max_length, doc_max_length=self.doc_max_length,
+                            max_length=self.max_length, with_types=self._with_types)
+
+    def tokenize_pairs(self, queries: Sequence[str], docs: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Padded model inputs (on CPU) for pairs: the query whole up to ``query_max_length`` tokens, the
+        document truncated to fit ``doc_max_length`` and ``max_length``."""
+        if len(queries) != len(docs):
+            raise ValueError(f"{len(queries)} queries but {len(docs)} documents: give one query per document")
+        return collate(*self._encode(list(queries), list(docs)), self._pad_id)
+
+    @property
+    def _pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    # -- scoring -----------------------------------------------------------------------------------------------
+
+    def score_pairs(self, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:
+        """Raw scores (float32, in input order) of ``(query, doc)`` pairs, in streamed chunks of length-sorted
+        batches, under ``torch.inference_mode`` and the configured precision."""
+        if len(queries) != len(docs):
+            raise ValueError(f"{len(queries)} queries but {len(docs)} documents: give one query per document")
+        queries, docs = _clean(queries), _clean(docs)
+        out = np.empty(len(queries), dtype=np.float32)
+        chunk = self.batch_size * CHUNK_BATCHES
+        bar = pt.tqdm(total=len(queries), desc=repr(self), unit="pair") if self.verbose else None
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode(), _device.autocast(self.device, self.precision):
+                for start in range(0, len(queries), chunk):
+                    ids, types = self._encode(queries[start:start + chunk], docs[start:start + chunk])
+                    self._score_chunk(ids, types, out[start:start + chunk], bar)
+        finally:
+            self.model.train(was_training)
+            if bar is not None:
+                bar.close()
+        return out
+
+    def _score_chunk(self, ids, types, out: np.ndarray, bar) -> None:
+        """Score one tokenized chunk into ``out``: longest pairs first (an out-of-memory error comes at once),
+        each batch padded only to its own longest pair."""
+        order = np.argsort(-np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), kind="stable")
+        done = 0
+        while done < len(order):
+            size = self._fitting_batch_size or self.batch_size
+            rows = order[done:done + size]
+            features = collate(ids, types, self._pad_id, rows)
+            try:
+                scores = self.score_features({k: v.to(self.device) for k, v in features.items()})
+            except torch.OutOfMemoryError:
+                if size == 1:
+                    raise
+                self._fitting_batch_size = size // 2
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            out[rows] = scores.float().cpu().numpy()
+            done += len(rows)
+            if bar is not None:
+                bar.update(len(rows))
+
+    # -- the transformer ---------------------------------------------------------------------------------------
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        """Score every row of a result frame (``qid, query, docno`` and the text field); the same rows with a
+        new ``score`` and ``rank`` (score descending, ties by docno)."""
+        _validate(inp, self.text_field)
+        if len(inp) == 0:
+            return rank_results(inp.assign(score=pd.Series(dtype="float64")))
+        scores = self.score_pairs(inp["query"].tolist(), inp[self.text_field].tolist()).astype(np.float64)
+        out = inp.assign(score=scores)
+        if self.normalise is not None:
+            out["score"] = normalise_scores(out, self.normalise, self.SCORE_KIND)
+        check_finite(out, repr(self))
+        return rank_results(out)
+
+    # -- configuration -----------------------------------------------------------------------------------------
+
+    def _settings(self) -> dict:
+        """Constructor settings (all but the model and tokenizer), by name."""
+        params = list(inspect.signature(type(self).__init__).parameters)[3:]
+        return {name: getattr(self, name) for name in params}
+
+    def _non_default(self) -> dict:
+        defaults = {n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()}
+        settings = self._settings()
+        settings["device"] = None if self.device == _device.infer_device() else str(self.device)
+        if self.precision == _device.default_precision(self.device):
+            settings["precision"] = None
+        return {k: v for k, v in settings.items() if v != defaults[k]}
+
+    def __repr__(self) -> str:
+        args = "".join(f", {k}={v!r}" for k, v in self._non_default().items())
+        if self._source is not None:
+            return f"{type(self).__name__}.from_pretrained({self._source!r}{args})"
+        return f"{type(self).__name__}({type(self.model).__name__}(...){args})"
+
+    def _key(self) -> tuple:
+        settings = {k: str(v) if isinstance(v, torch.device) else v for k, v in self._settings().items()}
+        settings.pop("verbose")
+        return type(self).__name__, self._source or id(self.model), tuple(sorted(settings.items(), key=str))
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._key() == self._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    # -- saving and loading ------------------------------------------------------------------------------------
+
+    def _saved_settings(self) -> dict:
+        """Settings that travel with the weights (so a reloaded re-ranker scores identically)."""
+        return {"architecture": self.ARCHITECTURE, "query_max_length": self.query_max_length,
+                "doc_max_length": self.doc_max_length, "max_length": self.max_length,
+                "score_kind": self.SCORE_KIND}
+
+    def save_pretrained(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the weights (safetensors), config, tokenizer and ``reranker.json`` to ``path`` (atomically;
+        an existing folder only with ``overwrite=True``). Reload with ``from_pretrained(path)``."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
+        with atomic_dir(path, overwrite=overwrite) as tmp:
+            self._save_model(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            _checkpoint.write_settings(tmp, self._saved_settings())
+        return path
+
+    def _save_model(self, path: Path) -> None:
+        self.model.save_pretrained(path)
+
+    @classmethod
+    def _build(cls, source: str, model, tokenizer, saved: dict, kwargs: dict) -> Reranker:
+        """The re-ranker from loaded parts: saved settings first, then the caller's keywords."""
+        settings = {k: saved[k] for k in ("query_max_length", "doc_max_length", "max_length") if k in saved}
+        settings.update(kwargs)
+        reranker = cls(model, tokenizer, **settings)
+        reranker._source = source
+        return reranker
+
+
+def normalise_scores(frame: pd.DataFrame, how: str, kind: str) -> pd.Series:
+    """``'sigmoid'``: the probability the score stands for (sigmoid of a logit, exp of a log-probability);
+    ``'minmax'``: each query's scores mapped to [0, 1] (all 0.5 when a query's scores are equal)."""
+    score = frame["score"]
+    if how == "sigmoid":
+        return np.exp(score) if kind == "log-probability" else 1.0 / (1.0 + np.exp(-score))
+    by_query = score.groupby(frame["qid"], sort=False)
+    low, high = by_query.transform("min"), by_query.transform("max")
+    span = high - low
+    return ((score - low) / span.where(span > 0)).fillna(0.5)
+
+
+def _clean(texts: Sequence) -> list[str]:
+    """Strings for the tokenizer: missing values (None, NaN) become empty strings, others ``str``."""
+    return ["" if t is None or (isinstance(t, float) and t != t) else t if isinstance(t, str) else str(t)
+            for t in texts]
+
+
+def _validate(inp: pd.DataFrame, text_field: str) -> None:
+    missing = [c for c in ("query", text_field) if c not in inp.columns]
+    if missing:
+        hint = (f"add `pt.text.get_text(dataset, {text_field!r})` (or transformers_ir.data.text_loader(dataset)) "
+                "before the re-ranker" if text_field in missing else "the input must carry each query's text")
+        raise pt.validate.InputValidationError(f"column(s) {missing} missing: {hint}")
+    pt.validate.result_frame(inp, extra_columns=["query", text_field])

@@ -1,0 +1,68 @@
+"""Any Hugging Face sequence-classification checkpoint as a re-ranker."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from transformers_ir.cross_encoders import _checkpoint
+from transformers_ir.cross_encoders._base import Reranker
+
+
+class CrossEncoder(Reranker):
+    """A re-ranker over any ``AutoModelForSequenceClassification`` checkpoint (cross-encoder/ms-marco-MiniLM-L-6-v2,
+    BAAI/bge-reranker-base, a DeBERTa-v3 re-ranker, ...): the pair goes in as the tokenizer lays it out
+    (``[CLS] q [SEP] d [SEP]``, ``<s> q </s></s> d </s>``).
+
+    Score (:attr:`SCORE_KIND` ``'logit'``): with one label, that logit; with two, the relevant-class logit (label 1)
+    minus the other, i.e. the log-odds of relevance. ``normalise='sigmoid'`` turns either into a probability.
+
+    Example::
+
+        reranker = CrossEncoder.from_pretrained("cross-encoder/ms-marco-MiniLM-L-6-v2", precision="bf16")
+        pipeline = bm25 % 100 >> pt.text.get_text(dataset, "text") >> reranker
+
+    Args:
+        model: a sequence-classification model with 1 or 2 labels (all trainable weights, head included).
+        tokenizer: its fast tokenizer.
+        batch_size: pairs per forward pass (halved and remembered on a GPU out-of-memory error).
+        text_field: the column holding document text.
+        query_max_length: the query's tokens kept (the query is never cut to make room for the document).
+        doc_max_length: the document's tokens kept at most (None: whatever ``max_length`` leaves).
+        max_length: tokens per pair, special tokens included.
+        precision: ``'fp32'`` (exact; CPU default), ``'bf16'`` (autocast; GPU default) or ``'fp16'`` (GPU).
+        normalise: None, ``'sigmoid'`` (probabilities) or ``'minmax'`` (0 to 1 within each query).
+        device: where the model runs (None: CUDA when available, else CPU).
+        verbose: show progress.
+    """
+
+    ARCHITECTURE = "cross-encoder"
+    SCORE_KIND = "logit"
+
+    def _prepare(self) -> None:
+        labels = getattr(self.model.config, "num_labels", None)
+        if labels not in (1, 2):
+            raise ValueError(f"{type(self.model).__name__} has {labels} labels; a cross-encoder needs 1 (the score) "
+                             "or 2 (not relevant, relevant): load it with num_labels=1 to put a new head on it")
+
+    def score_features(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = self.model(**features).logits.float()
+        return logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *, num_labels: int | None = None,
+                        trust_remote_code: bool = False, **kwargs) -> CrossEncoder:
+        """Load a checkpoint (hub name in the local cache, offline alias such as ``'all-MiniLM-L6-v2'``, or a
+        folder). ``num_labels`` puts a new, randomly initialised head on a bare encoder (seed torch first).
+        Other keywords are the constructor's (``batch_size``, ``precision``, ``max_length``, ...)."""
+        from transformers import AutoModelForSequenceClassification
+
+        path = _checkpoint.checkpoint_dir(name_or_path)
+        _checkpoint.require_files(path, ("config.json",),
+                                  _checkpoint.WEIGHTS_FILES + ("model.safetensors.index.json",))
+        extra = {} if num_labels is None else {"num_labels": num_labels}
+        model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=trust_remote_code,
+                                                                   dtype=torch.float32,
+                                                                   **extra)
+        tokenizer = _checkpoint.load_tokenizer(path, None, trust_remote_code=trust_remote_code)
+        return cls._build(str(name_or_path), model, tokenizer, _checkpoint.read_settings(path), kwargs)
