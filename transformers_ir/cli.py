@@ -1,4 +1,5 @@
-"""The ``transformers-ir`` command: ``run`` a pipeline file, ``prepare`` offline data, list ``components``."""
+"""The ``transformers-ir`` command: ``run`` a pipeline file, ``prepare`` offline data, list ``components``,
+``train`` a model from a training config, ``predict`` teacher scores."""
 from __future__ import annotations
 
 import argparse
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     prep.set_defaults(fn=_cmd_prepare)
     comps = sub.add_parser("components", help="list the components a pipeline file may use")
     comps.set_defaults(fn=_cmd_components)
+    from transformers_ir.training._cli import add_subcommands  # train, predict
+
+    add_subcommands(sub)
     return parser
 
 

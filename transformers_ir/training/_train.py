@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -153,6 +154,13 @@ def _precision(choice: str) -> dict:
     return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
 
 
+def _ddp_backend() -> str | None:
+    """gloo for ``torchrun`` on CPU; the Trainer's default (NCCL) on GPU; nothing for a single process."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        return "gloo"
+    return None
+
+
 def training_arguments(spec: TrainingSpec, output: Path, *, verbose: bool = True) -> transformers.TrainingArguments:
     t = spec.train
     return transformers.TrainingArguments(
@@ -162,7 +170,7 @@ def training_arguments(spec: TrainingSpec, output: Path, *, verbose: bool = True
         lr_scheduler_type=t.scheduler, seed=t.seed, data_seed=t.seed, save_strategy="steps",
         save_steps=t.save_steps, save_total_limit=t.save_total_limit, logging_steps=t.logging_steps,
         logging_first_step=True, report_to=[], disable_tqdm=not verbose, remove_unused_columns=False,
-        dataloader_num_workers=t.dataloader_workers, ddp_backend=None if torch.cuda.is_available() else "gloo",
+        dataloader_num_workers=t.dataloader_workers, ddp_backend=_ddp_backend(),
         ddp_find_unused_parameters=False, **_precision(t.precision),
     )
 
