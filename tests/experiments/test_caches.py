@@ -258,3 +258,27 @@ def test_weights_hash_follows_the_weights(tmp_path):
     assert weights_hash(tmp_path) != first
     with pytest.raises(FileNotFoundError, match="holds no weights"):
         weights_hash(tmp_path / "nowhere")
+
+
+def test_a_second_cross_encoder_is_refused(tmp_path, tiny_classifier_path):
+    """Two cross-encoders of one architecture, one tokenizer and one name: only the weights differ."""
+    import tiny_models
+    from transformers_ir.cross_encoders import CrossEncoder
+
+    other = tiny_models.bert_classifier(tmp_path / "other", seed=1)
+    first = CrossEncoder.from_pretrained(str(tiny_classifier_path))
+    ScorerCache(tmp_path / "c", first)(candidates())
+    before = snapshot(tmp_path / "c")
+    second = CrossEncoder.from_pretrained(str(other))
+    second._source = first._source  # same name: the cache must not trust it
+    with pytest.raises(CacheMismatch, match=r"another configuration:\n(.*\n)?  weights: '[0-9a-f]{64}' \(cache\) != "
+                                            r"'[0-9a-f]{64}' \(now\)"):
+        ScorerCache(tmp_path / "c", second)
+    with pytest.raises(CacheMismatch, match=r"max_length: 512 \(cache\) != 128 \(now\)"):
+        ScorerCache(tmp_path / "c", CrossEncoder.from_pretrained(str(tiny_classifier_path), max_length=128))
+    assert snapshot(tmp_path / "c") == before
+    # what does not change the scores does not split the cache
+    again = ScorerCache(tmp_path / "c", CrossEncoder.from_pretrained(str(tiny_classifier_path), batch_size=3,
+                                                                     verbose=True))
+    again(candidates())
+    assert (again.hits, again.misses) == (12, 0)

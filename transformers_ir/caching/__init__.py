@@ -4,7 +4,7 @@ Each cache is keyed on the transformer's full configuration (model name, weights
 dtype, pooling: see :func:`cache_key`) and refuses a folder written for another one (:class:`CacheMismatch`).
 The SQLite stores underneath come from pyterrier-caching.
 """
-from transformers_ir.caching._keys import cache_key, canonical, key_hash, weights_hash
+from transformers_ir.caching._keys import cache_key, canonical, key_hash, tokenizer_hash, weights_hash
 from transformers_ir.caching._store import (
     CacheMismatch,
     CacheWriteError,
@@ -24,5 +24,6 @@ __all__ = [
     "cache_key",
     "canonical",
     "key_hash",
+    "tokenizer_hash",
     "weights_hash",
 ]

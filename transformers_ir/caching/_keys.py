@@ -7,8 +7,9 @@ transformer's full configuration as well. The protocol is one optional method::
         return {"model": "cross-encoder/ms-marco-MiniLM-L6-v2", "weights": weights_hash(self.model),
                 "head": "linear", "max_length": 512, "dtype": "float32", "pooling": "cls"}
 
-Transformers without it are described by their class, their ``repr`` (when it names no memory address) and a
-hash of the weights of every ``torch.nn.Module`` they hold; a transformer that cannot be described is not cached.
+Transformers without it are described by their class, their ``repr`` (when it names no memory address and they
+hold no function), a hash of the weights of every ``torch.nn.Module`` and of every tokenizer they hold; a
+transformer that cannot be described is not cached.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt")
 
 _file_memo: dict[tuple, str] = {}
 _module_memo: dict[tuple, str] = {}
+_tokenizer_memo: dict[int, tuple] = {}
 
 
 def _hash_files(folder: Path) -> str:
@@ -71,6 +73,21 @@ def weights_hash(model) -> str:
     raise TypeError(f"weights_hash takes a torch.nn.Module or a model folder, not {type(model).__name__}")
 
 
+def tokenizer_hash(tokenizer) -> str:
+    """SHA-256 of a Hugging Face tokenizer's definition (vocabulary, normalisation, templates), memoised."""
+    stamp = id(tokenizer)
+    if stamp not in _tokenizer_memo or _tokenizer_memo[stamp][0] is not tokenizer:
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        text = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+        extra = json.dumps(getattr(tokenizer, "special_tokens_map", {}), sort_keys=True, default=str)
+        _tokenizer_memo[stamp] = (tokenizer, hashlib.sha256((text + extra).encode()).hexdigest())
+    return _tokenizer_memo[stamp][1]
+
+
+def _is_tokenizer(value) -> bool:
+    return hasattr(value, "backend_tokenizer") or (hasattr(value, "get_vocab") and hasattr(value, "encode"))
+
+
 def _modules(transformer) -> dict[str, Any]:
     import sys
 
@@ -100,6 +117,10 @@ def cache_key(transformer: pt.Transformer) -> dict | None:
     weights = {name: weights_hash(module) for name, module in _modules(transformer).items()}
     if weights:
         key["weights"] = weights
+    tokenizers = {name: tokenizer_hash(value) for name, value in sorted(vars(transformer).items())
+                  if _is_tokenizer(value)}
+    if tokenizers:
+        key["tokenizers"] = tokenizers
     return key
 
 

@@ -201,6 +201,17 @@ class Reranker(pt.Transformer):
     def __hash__(self) -> int:
         return hash(self._key())
 
+    def cache_key(self) -> dict:
+        """What decides the scores, for caches keyed on the model (``transformers_ir.caching``): the name, the
+        weights and tokenizer hashes, the weights' dtype, the precision and every setting but batch size,
+        device and verbosity."""
+        from transformers_ir.caching import tokenizer_hash, weights_hash
+
+        settings = {k: v for k, v in self._settings().items() if k not in ("batch_size", "device", "verbose")}
+        return {"model": self._source, "architecture": self.ARCHITECTURE, "weights": weights_hash(self.model),
+                "tokenizer": tokenizer_hash(self.tokenizer), "dtype": str(next(self.model.parameters()).dtype),
+                **settings}
+
     # -- saving and loading ------------------------------------------------------------------------------------
 
     def _saved_settings(self) -> dict:
