@@ -118,3 +118,28 @@ def test_cli_json_efficiency_and_manifest(pipeline, tmp_path):
     plain = cli("run", str(pipeline), "--json", "--quiet", "--no-cache")
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert all(s["stages"][0]["computed_rows"] is None for s in json.loads(plain.stdout)["systems"])
+
+
+@needs_data
+def test_rerankers_over_one_bm25_run_it_once_and_rescore_nothing_the_second_time(tmp_path, tiny_classifier_path,
+                                                                                 tiny_t5_path):
+    from transformers_ir.experiments import run_experiment
+
+    rerankers = {"ce": f'{{ component = "cross-encoder", model = "{tiny_classifier_path}", max_length = 128 }}',
+                 "ce-96": f'{{ component = "cross-encoder", model = "{tiny_classifier_path}", max_length = 96 }}',
+                 "monot5": f'{{ component = "monot5", model = "{tiny_t5_path}", max_length = 128 }}'}
+    systems = "".join(f'[[systems]]\nname = "{name}"\npipeline = [{{ component = "bm25", "%" = 10 }}, '
+                      f'{{ component = "text" }}, {stage}]\n' for name, stage in rerankers.items())
+    path = tmp_path / "rerank.toml"
+    path.write_text('[dataset]\ntopics = "irds:vaswani"\n[evaluation]\nmetrics = ["nDCG@10"]\nbaseline = "ce"\n'
+                    + systems)
+    first = run_experiment(path, verbose=False, cache_dir=tmp_path / "caches")
+    assert [r.stages[0].source for r in first.runs] == ["cache", "shared", "shared"]  # BM25 ran once
+    assert [r.stages[2].computed_rows for r in first.runs] == [930, 930, 930]  # 93 queries x 10 documents
+    second = run_experiment(path, verbose=False, cache_dir=tmp_path / "caches")
+    assert [(r.stages[2].computed_rows, r.stages[2].cached_rows) for r in second.runs] == [(0, 930)] * 3
+    for a, b in zip(first.runs, second.runs):
+        pd.testing.assert_frame_equal(a.results[["qid", "docno", "rank"]], b.results[["qid", "docno", "rank"]])
+        assert a.results["score"].to_numpy() == pytest.approx(b.results["score"].to_numpy(), rel=1e-6)
+    # each configuration has its own scores: max_length 96 is not served max_length 128's
+    assert len(list((tmp_path / "caches").glob("*/scores-*"))) == 3

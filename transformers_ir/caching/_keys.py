@@ -111,9 +111,12 @@ def cache_key(transformer: pt.Transformer) -> dict | None:
         parts = [cache_key(t) for t in transformer._transformers]
         return None if any(p is None for p in parts) else {"compose": parts}
     text = repr(transformer)
-    if " at 0x" in text or _holds_code(transformer):  # a default repr, or a function the repr cannot show
+    functions = _functions(transformer)
+    if " at 0x" in text or functions is None:  # a default repr, or a function that cannot be named
         return None
     key = {"class": _class_name(transformer), "repr": text}
+    if functions:
+        key["functions"] = functions
     weights = {name: weights_hash(module) for name, module in _modules(transformer).items()}
     if weights:
         key["weights"] = weights
@@ -124,11 +127,18 @@ def cache_key(transformer: pt.Transformer) -> dict | None:
     return key
 
 
-def _holds_code(transformer) -> bool:
-    """Whether the transformer keeps a function (``pt.apply.score(fn)``): two of them print the same."""
-    code = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
-    return any(isinstance(value, code) for value in vars(transformer).values()) if hasattr(transformer, "__dict__") \
-        else False
+def _functions(transformer) -> dict[str, str] | None:
+    """The functions a transformer keeps, by qualified name; None when one is a lambda, a closure, a partial or
+    a bound method (``pt.apply.score(lambda row: ...)`` prints the same whatever the function)."""
+    found = {}
+    for name, value in sorted(getattr(transformer, "__dict__", {}).items()):
+        if isinstance(value, (types.MethodType, functools.partial, types.BuiltinFunctionType)):
+            return None
+        if isinstance(value, types.FunctionType):
+            if "<" in value.__qualname__ or value.__closure__:  # <lambda>, <locals>: not reachable by name
+                return None
+            found[name] = f"{value.__module__}.{value.__qualname__}"
+    return found
 
 
 def _class_name(obj) -> str:
