@@ -60,6 +60,8 @@ def load_family(spec: TrainingSpec, name: str | None = None):
     cls = family_class(spec.model.family)
     options = dict(spec.model.options)
     options.setdefault("max_length", spec.train.max_length)
+    if spec.model.family != "splade":
+        options.setdefault("query_max_length", spec.train.query_max_length)
     try:
         return cls.from_pretrained(resolve_model(name or spec.model.name), **options)
     except TypeError as e:
@@ -187,14 +189,17 @@ def training_module(spec: TrainingSpec, family_obj):
 
 
 def fit(spec: TrainingSpec, family_obj, dataset: GroupDataset, output: Path, *, resume: bool = True,
-        verbose: bool = True) -> RankingTrainer:
-    """Train ``family_obj``'s modules in place with the HF Trainer; checkpoints go to ``output/checkpoints``."""
+        verbose: bool = True, callbacks: list | None = None) -> RankingTrainer:
+    """Train ``family_obj``'s modules in place with the HF Trainer; checkpoints go to ``output/checkpoints``.
+    ``callbacks`` are ``transformers.TrainerCallback`` objects added to the trainer's own."""
     module, collator = training_module(spec, family_obj)
     checkpoints = output / "checkpoints"
     head = new_parameters(module, spec.model.name) if spec.train.head_learning_rate else set()
     trainer = RankingTrainer(model=module, args=training_arguments(spec, checkpoints, verbose=verbose),
                              train_dataset=dataset, data_collator=collator, head_parameters=head,
-                             head_learning_rate=spec.train.head_learning_rate)
+                             head_learning_rate=spec.train.head_learning_rate, callbacks=callbacks)
+    if not verbose:
+        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
     last = last_checkpoint(checkpoints) if resume else None
     if last is not None:
         _log.info("resuming from %s", last)

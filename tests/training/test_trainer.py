@@ -1,0 +1,148 @@
+"""The trainer with tiny models: the trained object is the inference object, checkpoints resume exactly, a kill
+while a checkpoint is written leaves the previous one loadable, torchrun with gloo works on CPU."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import transformers
+
+from transformers_ir.cross_encoders import BertCat, CrossEncoder
+from transformers_ir.training import (
+    GroupDataset,
+    TrainingGroup,
+    fit,
+    last_checkpoint,
+    parse_training_config,
+    train,
+)
+from transformers_ir.training._train import trained_model_path
+from transformers_ir.training._trainer import RankingTrainer
+
+TEXTS = {f"d{i}": t for i, t in enumerate([
+    "paris is the capital city of france", "the river flows through the city", "cells divide in the brain",
+    "protein gene expression in cancer cells", "blood pressure and heart risk", "the virus infection and immune "
+    "response", "sparse retrieval index search", "neural ranking models score documents"])}
+QUERIES = {"q1": "capital of france", "q2": "cancer cells", "q3": "heart risk", "q4": "neural ranking"}
+SMALL = {"max_length": 64, "query_max_length": 16}
+POSITIVES = {"q1": "d0", "q2": "d3", "q3": "d4", "q4": "d7"}
+
+
+def _dataset(group_size=3, epochs=2.0):
+    groups = [TrainingGroup(q, QUERIES[q], POSITIVES[q], [d for d in TEXTS if d != POSITIVES[q]]) for q in QUERIES]
+    return GroupDataset(groups, TEXTS, group_size=group_size, epochs=epochs, seed=3)
+
+
+def _spec(tmp_path, model, **train):
+    return parse_training_config({
+        "model": {"family": "cross-encoder", "name": str(model)},
+        "data": {"topics": "irds:unused", "group_size": 3},
+        "loss": {"name": "grouped-softmax"},
+        "train": {"epochs": 2, "batch_size": 2, "learning_rate": 1e-3, "warmup_ratio": 0.0, "max_length": 64,
+                  "logging_steps": 1, "save_steps": 2, "save_total_limit": 10, "output": str(tmp_path), **train},
+    })
+
+
+class _KillAfterSave(transformers.TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        raise KeyboardInterrupt(f"killed after step {state.global_step}")
+
+
+def _losses(trainer):
+    return [h["loss"] for h in trainer.state.log_history if "loss" in h]
+
+
+def test_the_trained_object_reloads_and_scores_identically(tmp_path, tiny_classifier_path):
+    torch.manual_seed(0)
+    ce = CrossEncoder.from_pretrained(tiny_classifier_path, max_length=64, query_max_length=16)
+    before = ce.score_pairs(["capital of france"], [TEXTS["d0"]])
+    trainer = fit(_spec(tmp_path, tiny_classifier_path), ce, _dataset(), tmp_path, resume=False, verbose=False)
+    assert trainer.state.global_step == 4  # 4 groups x 2 epochs / batch 2
+    after = ce.score_pairs(list(QUERIES.values()), [TEXTS[POSITIVES[q]] for q in QUERIES])
+    assert not np.allclose(before, after[:1])  # the inference object's weights moved
+    ce.save_pretrained(tmp_path / "model")
+    again = CrossEncoder.from_pretrained(tmp_path / "model")
+    np.testing.assert_allclose(again.score_pairs(list(QUERIES.values()), [TEXTS[POSITIVES[q]] for q in QUERIES]),
+                               after, atol=1e-5)
+    log = (tmp_path / "checkpoints" / "loss_log.csv").read_text().splitlines()
+    assert log[0].startswith("step,epoch,loss") and len(log) == 5
+
+
+def test_bert_cat_trains_through_the_same_path(tmp_path, tiny_distilbert_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    from transformers_ir.cross_encoders._bert_cat import BertCatModel
+
+    torch.manual_seed(0)
+    cat = BertCat(BertCatModel(AutoModel.from_pretrained(tiny_distilbert_path)),
+                  AutoTokenizer.from_pretrained(tiny_distilbert_path), max_length=64,
+                  query_max_length=16)
+    start = [p.detach().clone() for p in cat.model.parameters()]
+    fit(_spec(tmp_path, tiny_distilbert_path, max_steps=2), cat, _dataset(), tmp_path, resume=False, verbose=False)
+    assert any(not torch.equal(a, b) for a, b in zip(start, cat.model.parameters()))
+
+
+def test_resume_after_a_kill_gives_the_same_loss_curve(tmp_path, tiny_classifier_path):
+    torch.manual_seed(0)
+    full = fit(_spec(tmp_path / "a", tiny_classifier_path), CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL),
+               _dataset(), tmp_path / "a", resume=False, verbose=False)
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):  # killed right after step 2's checkpoint
+        fit(_spec(tmp_path / "b", tiny_classifier_path), CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL),
+            _dataset(), tmp_path / "b", resume=False, verbose=False, callbacks=[_KillAfterSave()])
+    assert last_checkpoint(tmp_path / "b" / "checkpoints").name == "checkpoint-2"
+    torch.manual_seed(123)  # a different fresh start: resuming must not depend on it
+    resumed = fit(_spec(tmp_path / "b", tiny_classifier_path), CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL),
+                  _dataset(), tmp_path / "b", resume=True, verbose=False)
+    np.testing.assert_allclose(_losses(resumed), _losses(full), rtol=1e-5)
+
+
+def test_a_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, tiny_classifier_path, monkeypatch):
+    calls = {"n": 0}
+    original = RankingTrainer._save_rng_state
+
+    def dies_on_second_save(self, output_dir):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed while writing")
+        return original(self, output_dir)
+
+    monkeypatch.setattr(RankingTrainer, "_save_rng_state", dies_on_second_save)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_spec(tmp_path, tiny_classifier_path), CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL), _dataset(),
+            tmp_path, resume=False, verbose=False)
+    folder = tmp_path / "checkpoints"
+    assert last_checkpoint(folder).name == "checkpoint-2"
+    assert not (folder / "checkpoint-4").exists()  # the half-written one never got its final name
+    monkeypatch.undo()
+    resumed = fit(_spec(tmp_path, tiny_classifier_path), CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL),
+                  _dataset(), tmp_path, resume=True, verbose=False)
+    assert resumed.state.global_step == 4 and not list(folder.glob(".tmp-*"))
+
+
+def test_torchrun_two_processes_with_gloo(tmp_path, tiny_classifier_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import sys, torch\n"
+        "sys.path.insert(0, %r)\n"
+        "from test_trainer import _dataset, _spec\n"
+        "from transformers_ir.cross_encoders import CrossEncoder\n"
+        "from transformers_ir.training import fit\n"
+        "torch.manual_seed(0)\n"
+        "out = sys.argv[1]\n"
+        "t = fit(_spec(out, %r), CrossEncoder.from_pretrained(%r, max_length=64, query_max_length=16), _dataset(group_size=3, epochs=2), "
+        "__import__('pathlib').Path(out), resume=False, verbose=False)\n"
+        "print('WORLD', t.args.world_size, t.state.global_step)\n"
+        % (str(Path(__file__).parent), str(tiny_classifier_path), str(tiny_classifier_path)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", "29531", str(script), str(tmp_path / "ddp")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "WORLD 2 2" in done.stdout  # 8 groups over 2 processes x batch 2 = 2 steps
+    assert last_checkpoint(tmp_path / "ddp" / "checkpoints").name == "checkpoint-2"
