@@ -17,6 +17,7 @@ import torch
 from transformers_ir import _device
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._ranking import check_finite, rank_results
+from transformers_ir._validate import input_error, max_positions, texts_for_model
 from transformers_ir.cross_encoders import _checkpoint
 from transformers_ir.cross_encoders._layout import PairLayout, collate, encode_pairs
 
@@ -54,7 +55,8 @@ class Reranker(pt.Transformer):
         self.text_field = text_field
         self.query_max_length = query_max_length
         self.doc_max_length = doc_max_length
-        self.max_length = max_length
+        # a longer input would fail deep inside the model (position embeddings): keep to what it was built for
+        self.max_length = min(max_length, max_positions(model) or max_length)
         self.precision = _device.resolve_precision(precision, self.device)
         self.normalise = normalise
         self.verbose = verbose
@@ -178,6 +180,7 @@ class Reranker(pt.Transformer):
 
     def _non_default(self) -> dict:
         defaults = {n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()}
+        defaults["max_length"] = min(defaults["max_length"], max_positions(self.model) or defaults["max_length"])
         settings = self._settings()
         settings["device"] = None if self.device == _device.infer_device() else str(self.device)
         if self.precision == _device.default_precision(self.device):
@@ -258,9 +261,9 @@ def normalise_scores(frame: pd.DataFrame, how: str, kind: str) -> pd.Series:
 
 
 def _clean(texts: Sequence) -> list[str]:
-    """Strings for the tokenizer: missing values (None, NaN) become empty strings, others ``str``."""
-    return ["" if t is None or (isinstance(t, float) and t != t) else t if isinstance(t, str) else str(t)
-            for t in texts]
+    """Strings for the tokenizer: missing values (None, NaN) become empty strings, others ``str``, invalid
+    Unicode replaced."""
+    return texts_for_model(texts)
 
 
 def _validate(inp: pd.DataFrame, text_field: str) -> None:
@@ -268,5 +271,5 @@ def _validate(inp: pd.DataFrame, text_field: str) -> None:
     if missing:
         hint = (f"add `pt.text.get_text(dataset, {text_field!r})` (or transformers_ir.data.text_loader(dataset)) "
                 "before the re-ranker" if text_field in missing else "the input must carry each query's text")
-        raise pt.validate.InputValidationError(f"column(s) {missing} missing: {hint}")
+        raise input_error(f"column(s) {missing} missing: {hint}", missing)
     pt.validate.result_frame(inp, extra_columns=["query", text_field])

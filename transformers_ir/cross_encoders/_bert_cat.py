@@ -2,6 +2,7 @@
 the CLS vector of the last hidden state through one ``Linear(hidden, 1)``."""
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -23,10 +24,11 @@ class BertCatModel(nn.Module):
         super().__init__()
         self.bert_model = bert_model
         self._classification_layer = nn.Linear(bert_model.config.hidden_size, 1)
+        self._takes_types = "token_type_ids" in inspect.signature(bert_model.forward).parameters
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        extra = {"token_type_ids": token_type_ids} if token_type_ids is not None and self._takes_types else {}
         hidden = self.bert_model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         return self._classification_layer(hidden[:, 0, :]).squeeze(-1)
 
