@@ -1,0 +1,198 @@
+"""The three SPLADE index engines: PISA (default), Terrier (pretokenised) and exact (scipy.sparse, brute force)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+import scipy.sparse as sp
+
+from transformers_ir.splade._index import ENGINES, Engine, SparseIndex, SparseRetriever, dot_scale, top_hits
+from transformers_ir.splade._toks import quantise, toks_matrix
+
+# PISA lower-cases ASCII letters of query terms (not of indexed ones), so a term with an upper-case letter
+# ('[CLS]', any cased vocabulary) would never match: such terms, and those that could be mistaken for an escaped
+# one, are stored and queried as this marker + their UTF-8 in hex (an injective, lower-case spelling).
+_ESCAPE = "\u00a7x"
+
+
+def pisa_term(term: str) -> str:
+    if term.startswith(_ESCAPE) or any("A" <= c <= "Z" for c in term) or not term or term.strip() != term:
+        return _ESCAPE + term.encode("utf-8").hex()
+    return term
+
+
+class PisaSparseIndex(SparseIndex):
+    """Impact index in PISA through pyterrier-pisa's ``toks_indexer``; retrieval with its quantized scorer
+    (block-max WAND, exact top-k for the integer impacts)."""
+
+    engine = "splade-pisa"
+
+    def _guard_options(self) -> dict:
+        return {"forbid_spaces": True}
+
+    def _pisa(self, path: Path | None = None):
+        import pyterrier_pisa
+
+        return pyterrier_pisa.PisaIndex(str(path or self.path), stemmer="none", stops="none", threads=self.threads)
+
+    def _write(self, tmp: Path, docs: Iterator[tuple[str, dict]]) -> int:
+        pisa = self._pisa(tmp)
+        stream = ({"docno": docno, "toks": {pisa_term(t): w for t, w in toks.items()}} for docno, toks in docs)
+        pisa.toks_indexer(scale=1.0, mode="overwrite").index(stream)  # impacts are integers already
+        return pisa.num_docs()
+
+    def _retriever_class(self) -> type:
+        return PisaSparseRetriever
+
+
+class PisaSparseRetriever(SparseRetriever):
+    def _search(self, toks: list[dict]) -> pd.DataFrame:
+        if getattr(self, "_pisa", None) is None:  # opening the index costs more than a batch of queries
+            self._pisa = self.index._pisa().quantized(num_results=self.num_results, toks_scale=1.0,
+                                                      threads=self.index.threads, verbose=self.verbose)
+        pisa = self._pisa
+        frame = pd.DataFrame({"qid": [str(i) for i in range(len(toks))],
+                              "query_toks": [{pisa_term(t): w for t, w in q.items()} for q in toks]})
+        hits = pisa(frame)
+        return pd.DataFrame({"qidx": hits["qid"].astype(np.int64).to_numpy(), "docno": hits["docno"].to_numpy(),
+                             "score": hits["score"].to_numpy(dtype="float64") / dot_scale(self.index)})
+
+
+class TerrierSparseIndex(SparseIndex):
+    """Impact index in Terrier (``IterDictIndexer(pretokenised=True)``, impacts as term frequencies); retrieval
+    with the ``Tf`` weighting model (needs Java).
+
+    Args:
+        max_docno_length: longest docno Terrier's meta index stores (build only).
+    """
+
+    engine = "splade-terrier"
+
+    def __init__(self, path: str | Path, *, scale: float | None = None, threads: int = 1, max_docno_length: int = 64):
+        super().__init__(path, scale=scale, threads=threads)
+        self.max_docno_length = max_docno_length
+
+    def _guard_options(self) -> dict:
+        return {"max_docno_length": self.max_docno_length}
+
+    def _write(self, tmp: Path, docs: Iterator[tuple[str, dict]]) -> int:
+        indexer = pt.IterDictIndexer(str(tmp), pretokenised=True, meta={"docno": self.max_docno_length},
+                                     threads=self.threads)
+        ref = indexer.index({"docno": docno, "toks": toks} for docno, toks in docs)
+        return int(pt.IndexFactory.of(ref).getCollectionStatistics().getNumberOfDocuments())
+
+    def _retriever_class(self) -> type:
+        return TerrierSparseRetriever
+
+
+class TerrierSparseRetriever(SparseRetriever):
+    def _search(self, toks: list[dict]) -> pd.DataFrame:
+        if getattr(self, "_terrier", None) is None:
+            self._terrier = pt.terrier.Retriever(pt.IndexFactory.of(str(self.index.path)), wmodel="Tf",
+                                                 num_results=self.num_results, verbose=self.verbose)
+        retriever = self._terrier
+        asked = [i for i, q in enumerate(toks) if q]  # Terrier warns on, and skips, an empty query
+        frame = pd.DataFrame({"qid": [str(i) for i in asked], "query_toks": [toks[i] for i in asked]})
+        hits = retriever(frame) if asked else pd.DataFrame(columns=["qid", "docno", "score"])
+        qidx = hits["qid"].astype(np.int64).to_numpy()
+        # Terrier divides query weights by the largest one; multiply it back to get the integer dot product
+        largest = np.array([max(q.values()) if q else 1 for q in toks], dtype="float64")
+        scores = hits["score"].to_numpy(dtype="float64") * largest[qidx] / dot_scale(self.index)
+        return pd.DataFrame({"qidx": qidx, "docno": hits["docno"].to_numpy(), "score": scores})
+
+
+class ExactSparseIndex(SparseIndex):
+    """The brute-force reference: the documents' float weights as one scipy.sparse matrix, every query scored
+    against every document. Its retriever scores float weights, or with ``quantised=True`` the integer impacts
+    the other engines store (so their top-k can be checked exactly)."""
+
+    engine = "splade-exact"
+    quantised = False
+
+    def _write(self, tmp: Path, docs: Iterator[tuple[str, dict]]) -> int:
+        lexicon: dict[str, int] = {}
+        docnos: list[str] = []
+        parts = []
+        batch: list[dict] = []
+
+        def flush():
+            if batch:
+                parts.append(toks_matrix(batch, lexicon, grow=True, where="toks"))
+                batch.clear()
+
+        for docno, toks in docs:
+            docnos.append(docno)
+            batch.append(toks)
+            if len(batch) == 10_000:
+                flush()
+        flush()
+        width = len(lexicon)
+        matrix = sp.vstack([sp.csr_matrix(p, shape=(p.shape[0], width)) for p in parts], format="csr") if parts \
+            else sp.csr_matrix((0, width), dtype=np.float32)
+        sp.save_npz(tmp / "weights.npz", matrix.astype(np.float32))
+        (tmp / "docnos.json").write_text(json.dumps(docnos))
+        (tmp / "terms.json").write_text(json.dumps(list(lexicon)))
+        return len(docnos)
+
+    def load(self) -> tuple[sp.csr_matrix, np.ndarray, dict[str, int]]:
+        """The ``[docs, terms]`` weight matrix, the docnos, and the term -> column lexicon."""
+        if getattr(self, "_loaded", None) is None:
+            self.metadata
+            terms = json.loads((self.path / "terms.json").read_text())
+            self._loaded = (sp.load_npz(self.path / "weights.npz").tocsr(),
+                            np.array(json.loads((self.path / "docnos.json").read_text()), dtype=object),
+                            {t: i for i, t in enumerate(terms)})
+        return self._loaded
+
+    def retriever(self, *, num_results: int = 1000, verbose: bool = False, quantised: bool = False):
+        """Brute-force retrieval; ``quantised=True`` scores ``round(w * scale)`` impacts like the impact engines."""
+        self.metadata
+        return ExactSparseRetriever(self, num_results=num_results, verbose=verbose, quantised=quantised)
+
+
+class ExactSparseRetriever(SparseRetriever):
+    def __init__(self, index: ExactSparseIndex, *, num_results: int = 1000, verbose: bool = False,
+                 quantised: bool = False):
+        super().__init__(index, num_results=num_results, verbose=verbose)
+        self.quantised = quantised
+
+    def _search(self, toks: list[dict]) -> pd.DataFrame:
+        matrix, docnos, lexicon = self.index.load()
+        queries = toks_matrix(toks, lexicon, grow=False, where="query_toks")
+        if self.quantised:
+            matrix = matrix.copy()
+            matrix.data = quantise(matrix.data, self.index.scale).astype(np.float64)
+            queries.data = quantise(queries.data, self.index.scale).astype(np.float64)
+        scores = (queries @ matrix.T).tocsr()
+        rows = ((q, scores.indices[a:b], scores.data[a:b])
+                for q, (a, b) in enumerate(zip(scores.indptr[:-1], scores.indptr[1:])))
+        hits = top_hits(rows, self.num_results)
+        divisor = self.index.scale ** 2 if self.quantised else 1.0
+        return pd.DataFrame({"qidx": hits["qidx"], "docno": docnos[hits["doc"].to_numpy()],
+                             "score": hits["score"].to_numpy(dtype="float64") / divisor})
+
+    def fuse_rank_cutoff(self, k: int):
+        if k < self.num_results:
+            return ExactSparseRetriever(self.index, num_results=k, verbose=self.verbose, quantised=self.quantised)
+        return None
+
+    def _config(self) -> tuple:
+        return (*super()._config(), self.quantised)
+
+    def __repr__(self) -> str:
+        extra = ", quantised=True" if self.quantised else ""
+        return f"{self.index!r}.retriever(num_results={self.num_results}{extra})"
+
+
+_CLASSES = {"pisa": PisaSparseIndex, "terrier": TerrierSparseIndex, "exact": ExactSparseIndex}
+
+
+def sparse_index(path: str | Path, engine: Engine = "pisa", **kwargs) -> SparseIndex:
+    """The SPLADE index at ``path`` for an engine: ``'pisa'`` (default, no Java), ``'terrier'`` or ``'exact'``."""
+    if engine not in _CLASSES:
+        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    return _CLASSES[engine](path, **kwargs)

@@ -1,0 +1,230 @@
+"""Inverted indexes of ``{term: weight}`` documents, and retrieval from them with ``{term: weight}`` queries.
+
+Three engines share one interface (:meth:`SparseIndex.indexer`, :meth:`SparseIndex.retriever`,
+:meth:`SparseIndex.stats`): PISA (default, no Java), Terrier (pretokenised), and an exact scipy.sparse matrix, the
+brute-force reference. PISA and Terrier store integer impacts ``round(weight * scale)`` (one ``scale``, used for
+documents and queries alike); their scores are divided by ``scale ** 2`` so that every engine reports the dot
+product of the weights. The exact engine keeps the float weights (or scores with the quantised ones when asked).
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+
+from transformers_ir._ranking import rank_results
+from transformers_ir.first_stage._artifact import IndexArtifact
+from transformers_ir.first_stage._corpus import CorpusGuard
+from transformers_ir.splade._toks import DEFAULT_SCALE, check_scale, check_toks, quantise
+
+Engine = Literal["pisa", "terrier", "exact"]
+ENGINES: tuple[str, ...] = ("pisa", "terrier", "exact")
+DF_FILE = "term_df.json"
+
+
+def quantise_toks(toks: dict, scale: float) -> dict[str, int]:
+    """``{term: round(weight * scale)}`` without the terms that round to 0."""
+    if not toks:
+        return {}
+    ints = quantise(np.fromiter(toks.values(), dtype=np.float64, count=len(toks)), scale).tolist()
+    return {term: q for term, q in zip(toks, ints) if q > 0}
+
+
+class SparseIndex(IndexArtifact):
+    """Base of the SPLADE index engines: builds from ``{docno, toks}`` documents under a temporary name, marked
+    complete last (an interrupted build is detected and never opened).
+
+    Args:
+        path: the index folder.
+        scale: integer quantisation scale for impact engines (default :data:`DEFAULT_SCALE`); an index
+            that is built keeps the scale it was built with, and a different explicit one is refused.
+        threads: threads for building and retrieval.
+    """
+
+    quantised = True
+
+    def __init__(self, path: str | Path, *, scale: float | None = None, threads: int = 1):
+        super().__init__(path)
+        built_scale = self.metadata.get("scale") if self.built() else None
+        if scale is not None and built_scale is not None and float(scale) != float(built_scale):
+            raise ValueError(f"{self.path} was built with scale={built_scale}, not {scale}: open it without "
+                             f"scale, or rebuild it with overwrite=True")
+        self.scale = check_scale(scale if scale is not None else built_scale or DEFAULT_SCALE)
+        self.threads = threads
+        self._df: dict[str, int] | None = None
+
+    # ---------------------------------------------------------------- building
+    def indexer(self, *, overwrite: bool = False, verbose: bool = False) -> SparseIndexer:
+        """A ``pt.Indexer`` taking documents with ``docno`` and ``toks`` (e.g. from ``splade.doc_encoder()``)."""
+        return SparseIndexer(self, overwrite=overwrite, verbose=verbose)
+
+    def build(self, docs: Iterable[dict], *, overwrite: bool = False, verbose: bool = False) -> SparseIndex:
+        if verbose:
+            docs = pt.tqdm(docs, desc=f"{self.engine} indexing", unit="doc")
+        # the base class writes these settings into the metadata after _build_into, which adds its counts
+        self._settings = {"scale": self.scale}
+        self._build(docs, overwrite=overwrite, settings=self._settings)
+        self._df = None
+        return self
+
+    def _build_into(self, tmp: Path, docs, *, scale: float) -> int:
+        guard = CorpusGuard(docs, **self._guard_options())
+        df: Counter = Counter()
+        totals = {"nnz": 0}
+
+        def checked() -> Iterator[tuple[str, dict]]:
+            for doc in guard:
+                if "toks" not in doc:
+                    raise KeyError(f"document {doc['docno']!r} has no 'toks': encode documents with "
+                                   f"splade.doc_encoder() before the indexer")
+                toks = check_toks(doc["toks"], f"toks of document {doc['docno']!r}")
+                toks = toks if not self.quantised else quantise_toks(toks, scale)
+                toks = {t: w for t, w in toks.items() if w}
+                df.update(toks.keys())
+                totals["nnz"] += len(toks)
+                yield doc["docno"], toks
+
+        indexed = self._write(tmp, checked())
+        guard.check(indexed)
+        (tmp / DF_FILE).write_text(json.dumps(df))
+        self._settings.update(postings=totals["nnz"], avg_doc_nnz=totals["nnz"] / max(guard.count, 1))
+        return guard.count
+
+    def _guard_options(self) -> dict:
+        return {}
+
+    def _write(self, tmp: Path, docs: Iterator[tuple[str, dict]]) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- retrieval
+    def retriever(self, *, num_results: int = 1000, verbose: bool = False) -> pt.Transformer:
+        """Retrieval for queries with ``query_toks`` (e.g. from ``splade.query_encoder()``), scored by the dot
+        product of the weights; a query sharing no term with the index gets no results."""
+        self.metadata  # raises when not built
+        return self._retriever_class()(self, num_results=num_results, verbose=verbose)
+
+    def _retriever_class(self) -> type:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def document_frequencies(self) -> dict[str, int]:
+        """How many documents hold each term (with a non-zero stored weight)."""
+        if self._df is None:
+            self.metadata
+            self._df = json.loads((self.path / DF_FILE).read_text())
+        return self._df
+
+    def stats(self, query_toks: Iterable[dict] | None = None) -> dict:
+        """Index statistics (documents, average non-zeros per document, size on disk, build time) and, given
+        queries' ``query_toks``, the average non-zeros per query and the expected FLOPS per query-document pair."""
+        from transformers_ir.splade._stats import sparse_stats
+
+        return sparse_stats(self, query_toks)
+
+    def _settings_repr(self) -> str:
+        return "" if self.scale == DEFAULT_SCALE else f", scale={self.scale:g}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}{self._settings_repr()})"
+
+
+class SparseIndexer(pt.Indexer):
+    """``index(docs)`` builds the :class:`SparseIndex` and returns it."""
+
+    def __init__(self, index: SparseIndex, *, overwrite: bool = False, verbose: bool = False):
+        self.sparse_index = index
+        self.overwrite = overwrite
+        self.verbose = verbose
+
+    def index(self, iter_dict: Iterable[dict]) -> SparseIndex:
+        return self.sparse_index.build(iter_dict, overwrite=self.overwrite, verbose=self.verbose)
+
+    def __repr__(self) -> str:
+        return f"{self.sparse_index!r}.indexer(overwrite={self.overwrite!r})"
+
+
+class SparseRetriever(pt.Transformer):
+    """Base of the engines' retrievers: validation, quantisation of the queries, ranking, statistics."""
+
+    def __init__(self, index: SparseIndex, *, num_results: int = 1000, verbose: bool = False):
+        if not isinstance(num_results, int) or num_results < 1:
+            raise ValueError(f"num_results must be a positive int, got {num_results!r}")
+        self.index = index
+        self.num_results = num_results
+        self.verbose = verbose
+        self.queries_seen: list[dict] = []
+
+    def transform(self, queries: pd.DataFrame) -> pd.DataFrame:
+        try:
+            pt.validate.query_frame(queries, extra_columns=["query_toks"])
+        except pt.validate.InputValidationError as e:
+            raise pt.validate.InputValidationError(
+                f"{e}: encode the queries first, e.g. splade.query_encoder() >> index.retriever()") from None
+        columns = [c for c in queries.columns if c not in ("docno", "docid", "score", "rank")]
+        queries = queries[columns].reset_index(drop=True)
+        if len(queries) == 0:
+            return queries.assign(docno=pd.Series(dtype=object), score=pd.Series(dtype="float64"),
+                                  rank=pd.Series(dtype="int64"))
+        toks = [check_toks(t, f"query_toks of query {q!r}") for q, t in zip(queries["qid"], queries["query_toks"])]
+        if self.index.quantised:
+            toks = [quantise_toks(t, self.index.scale) for t in toks]
+        else:
+            toks = [{k: float(v) for k, v in t.items() if v} for t in toks]
+        self.queries_seen.extend(toks)
+        hits = self._search(toks)  # columns: qidx (int), docno, score (dot product of the weights)
+        results = queries.iloc[hits["qidx"].to_numpy()].reset_index(drop=True)
+        results["docno"] = hits["docno"].to_numpy()
+        results["score"] = hits["score"].to_numpy(dtype="float64")
+        return rank_results(results)
+
+    def _search(self, toks: list[dict]) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def stats(self) -> dict:
+        """The index's statistics with those of the queries retrieved for so far (see :meth:`SparseIndex.stats`)."""
+        return self.index.stats(self.queries_seen)
+
+    def fuse_rank_cutoff(self, k: int):
+        if k < self.num_results:
+            return type(self)(self.index, num_results=k, verbose=self.verbose)
+        return None
+
+    def _config(self) -> tuple:
+        return (self.index, self.num_results)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self._config() == other._config()
+
+    def __hash__(self) -> int:
+        return hash(self._config())
+
+    def __repr__(self) -> str:
+        return f"{self.index!r}.retriever(num_results={self.num_results})"
+
+
+def top_hits(scores_rows: Iterable[tuple[int, np.ndarray, np.ndarray]], num_results: int) -> pd.DataFrame:
+    """``(qidx, doc ids, scores)`` per query -> the ``num_results`` best as a frame ``qidx, doc, score``
+    (ties at the cut broken by doc id, the same order as the final ranking)."""
+    qidx, docs, scores = [], [], []
+    for q, ids, values in scores_rows:
+        keep = values > 0
+        ids, values = ids[keep], values[keep]
+        if len(values) > num_results:
+            order = np.lexsort((ids, -values))[:num_results]
+            ids, values = ids[order], values[order]
+        qidx.append(np.full(len(ids), q, dtype=np.int64))
+        docs.append(ids)
+        scores.append(values)
+    if not qidx:
+        return pd.DataFrame({"qidx": np.zeros(0, np.int64), "doc": np.zeros(0, np.int64), "score": np.zeros(0)})
+    return pd.DataFrame({"qidx": np.concatenate(qidx), "doc": np.concatenate(docs), "score": np.concatenate(scores)})
+
+
+def dot_scale(index: SparseIndex) -> float:
+    """Integer impact scores are ``scale ** 2`` times the dot product of the weights."""
+    return index.scale * index.scale if index.quantised else 1.0

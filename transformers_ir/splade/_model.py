@@ -1,0 +1,318 @@
+"""The SPLADE family: one object holding the masked-LM (and an optional query model), the maths, and the stages."""
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyterrier as pt
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from transformers_ir.models import resolve_model
+from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
+from transformers_ir.splade._token_weights import TokenWeights
+from transformers_ir.splade._toks import csr_to_toks, prune, to_csr, vocabulary
+
+Rep = Literal["query", "doc"]
+CONFIG_FILE = "splade_config.json"
+QUERY_FOLDER = "query"
+_SETTINGS = ("pooling", "query_max_length", "doc_max_length", "query_top_k", "doc_top_k", "threshold")
+_DEFAULTS = {"pooling": "max", "query_max_length": 64, "doc_max_length": 256, "query_top_k": None,
+             "doc_top_k": None, "threshold": 0.0}
+
+
+def infer_device(device: str | torch.device | None = None) -> torch.device:
+    """The device asked for, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _check_rep(rep: str) -> str:
+    if rep not in ("query", "doc"):
+        raise ValueError(f"rep must be 'query' or 'doc', not {rep!r}")
+    return rep
+
+
+@contextlib.contextmanager
+def _eval(module: nn.Module) -> Iterator[None]:
+    """Eval mode (no dropout) for the block, restoring the training flag after (encode during training)."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+@contextlib.contextmanager
+def _without_projection(model: nn.Module, parent: nn.Module, attr: str) -> Iterator[None]:
+    """Replace the vocabulary projection by the identity, so the model returns the states it would project."""
+    projection = getattr(parent, attr)
+    setattr(parent, attr, nn.Identity())
+    try:
+        yield
+    finally:
+        setattr(parent, attr, projection)
+
+
+def _projection_site(model: nn.Module) -> tuple[nn.Module, str] | None:
+    """Where the masked-LM's output projection (an ``nn.Linear`` hidden -> vocab) sits, or None."""
+    getter = getattr(model, "get_output_embeddings", None)
+    projection = getter() if getter is not None else None
+    if not isinstance(projection, nn.Linear):
+        return None
+    for name, module in model.named_modules():
+        for attr, child in module.named_children():
+            if child is projection:
+                return module, attr
+    return None
+
+
+class Splade:
+    """A SPLADE model (Formal et al., 2021): a masked-LM whose logits become sparse term weights,
+    ``w_j = pool_i log(1 + ReLU(logit_ij))`` over the non-padding tokens ``i`` (max pooling for SPLADE v2/++,
+    sum for v1).
+
+    Build it with :meth:`from_pretrained`; its stages are :meth:`query_encoder`, :meth:`doc_encoder` and
+    :meth:`scorer`; an index (:class:`transformers_ir.splade.SparseIndex`) holds the indexer and retriever.
+
+    Args:
+        model: the masked-LM (document side, and query side unless ``query_model`` is given).
+        tokenizer: its tokenizer.
+        query_model: a separate query side: another masked-LM (asymmetric SPLADE) or a
+            :class:`TokenWeights` table (inference-free queries). Defaults to ``model``.
+        pooling: ``'max'`` or ``'sum'``.
+        query_max_length, doc_max_length: tokens kept per query / document (longer texts are truncated).
+        query_top_k, doc_top_k: keep only the k largest weights per query / document (None: all).
+        threshold: drop weights <= threshold.
+        batch_size: texts per forward pass.
+        verbose: progress bars.
+        device: where the models run (default: CUDA when available).
+        name: the name the model was loaded by (for ``repr`` and equality).
+    """
+
+    def __init__(self, model: nn.Module, *, tokenizer, query_model: nn.Module | None = None, pooling: Pooling = "max",
+                 query_max_length: int = 64, doc_max_length: int = 256, query_top_k: int | None = None,
+                 doc_top_k: int | None = None, threshold: float = 0.0, batch_size: int = 32, verbose: bool = False,
+                 device: str | torch.device | None = None, name: str | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.query_model = model if query_model is None else query_model
+        self.pooling = check_pooling(pooling)
+        for key, value in {"query_max_length": query_max_length, "doc_max_length": doc_max_length}.items():
+            if not isinstance(value, int) or value < 2:
+                raise ValueError(f"{key} must be an int >= 2 (room for [CLS] and [SEP]), got {value!r}")
+        for key, value in {"query_top_k": query_top_k, "doc_top_k": doc_top_k}.items():
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{key} must be a positive int or None (keep all terms), got {value!r}")
+        if not isinstance(threshold, (int, float)) or not threshold >= 0:
+            raise ValueError(f"threshold must be a number >= 0, got {threshold!r}")
+        self.query_max_length = query_max_length
+        self.doc_max_length = doc_max_length
+        self.query_top_k = query_top_k
+        self.doc_top_k = doc_top_k
+        self.threshold = float(threshold)
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self.device = infer_device(device)
+        self.name = name
+        self.model.to(self.device)
+        self.query_model.to(self.device)
+        self.vocab = vocabulary(tokenizer)
+        special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}  # an unknown word is still content
+        self._special_ids = torch.tensor(sorted(special), dtype=torch.long, device=self.device)
+
+    # ---------------------------------------------------------------- loading and saving
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, *, query_model: str | None = None, pooling: Pooling | None = None,
+                        query_max_length: int | None = None, doc_max_length: int | None = None,
+                        query_top_k: int | None = None, doc_top_k: int | None = None, threshold: float | None = None,
+                        batch_size: int = 32, verbose: bool = False, device: str | torch.device | None = None,
+                        trust_remote_code: bool = False) -> Splade:
+        """Load a masked-LM checkpoint (a Hugging Face name, a local folder, or an alias of
+        :mod:`transformers_ir.models` such as ``'splade-tiny'``) as SPLADE.
+
+        Settings not given come from the folder's ``splade_config.json`` (written by :meth:`save_pretrained`),
+        else the defaults (max pooling, 64 / 256 tokens). ``query_model`` names a separate query side: a masked-LM,
+        a folder saved by :class:`TokenWeights`, or ``'inference-free'`` (uniform token weights); a saved model
+        with a ``query/`` sub-folder gets it back.
+        """
+        from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+        path = resolve_model(name_or_path)
+        saved = Path(path) / CONFIG_FILE
+        settings = dict(_DEFAULTS)
+        if saved.is_file():
+            settings.update({k: v for k, v in json.loads(saved.read_text()).items() if k in _SETTINGS})
+        given = {"pooling": pooling, "query_max_length": query_max_length, "doc_max_length": doc_max_length,
+                 "query_top_k": query_top_k, "doc_top_k": doc_top_k, "threshold": threshold}
+        settings.update({k: v for k, v in given.items() if v is not None})
+        try:
+            model = AutoModelForMaskedLM.from_pretrained(path, trust_remote_code=trust_remote_code)
+        except ValueError as e:
+            raise ValueError(f"{name_or_path!r} is not a masked-language-model checkpoint ({e}); SPLADE needs an "
+                             f"MLM head (BertForMaskedLM, DistilBertForMaskedLM, ...)") from e
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        if query_model is None and (Path(path) / QUERY_FOLDER).is_dir():
+            query_model = str(Path(path) / QUERY_FOLDER)
+        query = None
+        if query_model == "inference-free":
+            query = TokenWeights.uniform(len(tokenizer))
+        elif query_model is not None:
+            query_path = resolve_model(query_model)
+            if TokenWeights.is_saved_at(query_path):
+                query = TokenWeights.from_pretrained(query_path)
+            else:
+                query = AutoModelForMaskedLM.from_pretrained(query_path, trust_remote_code=trust_remote_code)
+        model.eval()
+        if query is not None:
+            query.eval()
+        return cls(model, tokenizer=tokenizer, query_model=query, batch_size=batch_size, verbose=verbose,
+                   device=device, name=name_or_path, **settings)
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Hugging Face folder (safetensors) + ``splade_config.json``; a separate query side goes in ``query/``.
+        :meth:`from_pretrained` reloads it with the same settings."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        if self.asymmetric:
+            self.query_model.save_pretrained(path / QUERY_FOLDER)
+        (path / CONFIG_FILE).write_text(json.dumps(self.settings(), indent=2) + "\n")  # last: marks a full save
+        return path
+
+    def settings(self) -> dict:
+        return {key: getattr(self, key) for key in _SETTINGS}
+
+    @property
+    def asymmetric(self) -> bool:
+        return self.query_model is not self.model
+
+    # ---------------------------------------------------------------- the maths
+    def tokenize(self, texts: Sequence[str], rep: Rep = "doc"):
+        """Tokenizer features (padded, truncated to the rep's max length) on the model's device."""
+        max_length = self.query_max_length if _check_rep(rep) == "query" else self.doc_max_length
+        features = self.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
+                                  return_tensors="pt")
+        return features.to(self.device)
+
+    def _has_content(self, features) -> torch.Tensor:
+        """Rows with at least one non-special, non-padding token: an empty (or all-special) text weighs nothing."""
+        content = ~torch.isin(features["input_ids"], self._special_ids) & features["attention_mask"].bool()
+        return content.any(dim=1, keepdim=True)
+
+    def represent(self, features, rep: Rep = "doc") -> torch.Tensor:
+        """``[batch, vocab]`` SPLADE weights of tokenised texts: the definition, differentiable when grad is on.
+
+        ``log1p(relu(logits))``, masked by the attention mask, pooled over tokens; texts without a content token
+        (empty, or only special tokens) get all-zero rows.
+        """
+        model = self.query_model if _check_rep(rep) == "query" else self.model
+        if isinstance(model, TokenWeights):
+            weights = model(**features)
+        else:
+            logits = model(**features).logits
+            weights = splade_pool(logits, features["attention_mask"], self.pooling)
+        return weights * self._has_content(features)
+
+    def _infer(self, features, rep: Rep) -> torch.Tensor:
+        """:meth:`represent` without gradients, through the fused pooling when the model allows it."""
+        model = self.query_model if rep == "query" else self.model
+        site = None if isinstance(model, TokenWeights) else _projection_site(model)
+        if site is None:
+            return self.represent(features, rep)
+        projection = getattr(*site)
+        with _without_projection(model, *site):
+            hidden = model(**features).logits
+        if hidden.shape[-1] != projection.in_features:  # a head that does more after the projection
+            return self.represent(features, rep)
+        pool = fused_max_pool if self.pooling == "max" else fused_sum_pool
+        weights = pool(hidden, features["attention_mask"], projection.weight, projection.bias)
+        return weights * self._has_content(features)
+
+    def encode(self, texts: Sequence[str], rep: Rep = "doc", *, batch_size: int | None = None,
+               verbose: bool | None = None, pruned: bool = True) -> sp.csr_matrix:
+        """SPLADE weights of texts as a ``[len(texts), vocab]`` CSR matrix (float32), in input order.
+
+        Equal (to float rounding) to :meth:`represent`, computed without the ``batch x length x vocab`` logits;
+        texts are batched by length to waste little padding. With ``pruned`` the rep's top-k and threshold apply.
+        """
+        rep = _check_rep(rep)
+        texts = ["" if t is None else str(t) for t in texts]
+        batch_size = batch_size or self.batch_size
+        verbose = self.verbose if verbose is None else verbose
+        top_k = (self.query_top_k if rep == "query" else self.doc_top_k) if pruned else None
+        threshold = self.threshold if pruned else 0.0
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        parts = []
+        model = self.query_model if rep == "query" else self.model
+        batches = range(0, len(texts), batch_size)
+        if verbose:
+            batches = pt.tqdm(batches, desc=f"SPLADE {rep} encoding", unit="batch")
+        with _eval(model), torch.inference_mode():
+            for start in batches:
+                batch = [texts[i] for i in order[start:start + batch_size]]
+                weights = self._infer(self.tokenize(batch, rep), rep)
+                parts.append(to_csr(prune(weights, top_k=top_k, threshold=threshold)))
+        if not parts:
+            return sp.csr_matrix((0, len(self.vocab)), dtype=np.float32)
+        stacked = sp.vstack(parts, format="csr")
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return stacked[inverse]
+
+    def encode_toks(self, texts: Sequence[str], rep: Rep = "doc", **kwargs) -> list[dict[str, float]]:
+        """:meth:`encode` as PyTerrier ``{term: weight}`` dicts."""
+        return csr_to_toks(self.encode(texts, rep, **kwargs), self.vocab)
+
+    # ---------------------------------------------------------------- stages
+    def query_encoder(self, *, batch_size: int | None = None, verbose: bool | None = None) -> pt.Transformer:
+        """Adds ``query_toks`` (``{term: weight}``) to a query frame."""
+        from transformers_ir.splade._stages import SpladeEncoder
+
+        return SpladeEncoder(self, rep="query", batch_size=batch_size, verbose=verbose)
+
+    def doc_encoder(self, *, text_field: str = "text", batch_size: int | None = None,
+                    verbose: bool | None = None) -> pt.Transformer:
+        """Adds ``toks`` (``{term: weight}``) to documents; streams (``transform_iter``) into an indexer."""
+        from transformers_ir.splade._stages import SpladeEncoder
+
+        return SpladeEncoder(self, rep="doc", text_field=text_field, batch_size=batch_size, verbose=verbose)
+
+    def scorer(self, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
+               batch_size: int | None = None, verbose: bool | None = None) -> pt.Transformer:
+        """Re-ranks a result frame by the sparse dot product of query and document weights. Document text comes
+        from ``text_field``, fetched with ``text_loader`` (e.g. ``transformers_ir.data.text_loader(dataset)``)
+        when the frame lacks it; ``query_toks`` / ``toks`` already in the frame are used as they are."""
+        from transformers_ir.splade._stages import SpladeScorer
+
+        return SpladeScorer(self, text_field=text_field, text_loader=text_loader, batch_size=batch_size,
+                            verbose=verbose)
+
+    # ---------------------------------------------------------------- identity
+    def _key(self) -> tuple:
+        def ident(m):
+            return id(m) if self.name is None else None
+
+        return (self.name, ident(self.model), self.asymmetric and ident(self.query_model),
+                type(self.query_model).__name__, *self.settings().values())
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        shown = [repr(self.name) if self.name is not None else type(self.model).__name__]
+        shown += [f"{k}={v!r}" for k, v in self.settings().items() if v != _DEFAULTS[k]]
+        if self.asymmetric:
+            shown.append(f"query_model={type(self.query_model).__name__}")
+        return f"Splade({', '.join(shown)})"

@@ -1,0 +1,153 @@
+"""SPLADE's PyTerrier stages: the query and document encoders and the re-scorer."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+import scipy.sparse as sp
+
+from transformers_ir._ranking import rank_results
+from transformers_ir.splade._model import Splade
+from transformers_ir.splade._toks import toks_matrix
+
+_CHUNK_BATCHES = 8  # a document stream is encoded this many batches at a time (sorted by length within)
+
+
+def _call(splade: Splade, method: str, **kwargs) -> str:
+    shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
+    return f"{splade!r}.{method}({shown})"
+
+
+class SpladeEncoder(pt.Transformer):
+    """Adds ``query_toks`` to queries (``rep='query'``) or ``toks`` to documents (``rep='doc'``).
+    Built by :meth:`Splade.query_encoder` / :meth:`Splade.doc_encoder`."""
+
+    def __init__(self, splade: Splade, *, rep: str = "doc", text_field: str = "text", batch_size: int | None = None,
+                 verbose: bool | None = None):
+        self.splade = splade
+        self.rep = rep
+        self.text_field = "query" if rep == "query" else text_field
+        self.out_field = "query_toks" if rep == "query" else "toks"
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _encode(self, texts: list[str], verbose: bool | None = None) -> list[dict[str, float]]:
+        return self.splade.encode_toks(texts, self.rep, batch_size=self.batch_size,
+                                       verbose=self.verbose if verbose is None else verbose)
+
+    def _validate(self, inp: pd.DataFrame) -> None:
+        if self.rep == "query":
+            pt.validate.query_frame(inp, extra_columns=["query"])
+        elif self.text_field not in inp.columns:
+            raise pt.validate.InputValidationError(
+                f"column {self.text_field!r} missing (columns: {list(inp.columns)}): add the documents' text first, "
+                f"e.g. transformers_ir.data.text_loader(dataset), or give doc_encoder(text_field=...)")
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        self._validate(inp)
+        if len(inp) == 0:
+            return inp.assign(**{self.out_field: pd.Series(dtype=object)})
+        return inp.assign(**{self.out_field: self._encode(inp[self.text_field].tolist())})
+
+    def transform_iter(self, inp: Iterable[dict]) -> Iterator[dict]:
+        """Streams documents (dicts) with ``toks`` added, a few batches at a time: feeds an indexer."""
+        chunk_size = (self.batch_size or self.splade.batch_size) * _CHUNK_BATCHES
+        verbose = self.splade.verbose if self.verbose is None else self.verbose
+        docs = pt.tqdm(inp, desc=f"SPLADE {self.rep} encoding", unit=self.rep) if verbose else inp
+        chunk: list[dict] = []
+        for doc in docs:
+            if self.text_field not in doc:
+                raise KeyError(f"document {doc.get('docno', '?')!r} has no {self.text_field!r} field "
+                               f"(fields: {sorted(doc)}): give doc_encoder(text_field=...)")
+            chunk.append(doc)
+            if len(chunk) == chunk_size:
+                yield from self._with_toks(chunk)
+                chunk = []
+        if chunk:
+            yield from self._with_toks(chunk)
+
+    def _with_toks(self, docs: list[dict]) -> Iterator[dict]:
+        toks = self._encode([d[self.text_field] for d in docs], verbose=False)
+        for doc, t in zip(docs, toks):
+            yield {**doc, self.out_field: t}
+
+    def _config(self) -> tuple:
+        return (self.splade, self.rep, self.text_field, self.batch_size)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self._config() == other._config()
+
+    def __hash__(self) -> int:
+        return hash(self._config())
+
+    def __repr__(self) -> str:
+        if self.rep == "query":
+            return _call(self.splade, "query_encoder", batch_size=self.batch_size)
+        text_field = None if self.text_field == "text" else self.text_field
+        return _call(self.splade, "doc_encoder", text_field=text_field, batch_size=self.batch_size)
+
+
+class SpladeScorer(pt.Transformer):
+    """Re-ranks a result frame (``qid, query, docno`` + text) by the sparse dot product of SPLADE weights.
+    Each distinct query and document is encoded once. Built by :meth:`Splade.scorer`."""
+
+    def __init__(self, splade: Splade, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
+                 batch_size: int | None = None, verbose: bool | None = None):
+        self.splade = splade
+        self.text_field = text_field
+        self.text_loader = text_loader
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        pt.validate.result_frame(inp, extra_columns=["query"])
+        if len(inp) == 0:
+            return inp.assign(score=pd.Series(dtype="float64"), rank=pd.Series(dtype="int64"))
+        fetched = False
+        if "toks" not in inp.columns and self.text_field not in inp.columns:
+            if self.text_loader is None:
+                raise pt.validate.InputValidationError(
+                    f"column {self.text_field!r} missing: add transformers_ir.data.text_loader(dataset) before the "
+                    f"scorer, or build it with splade.scorer(text_loader=text_loader(dataset))")
+            inp = self.text_loader(inp)
+            fetched = True
+        queries = self._unique(inp, "qid", "query_toks", "query", "query")
+        docs = self._unique(inp, "docno", "toks", self.text_field, "doc")
+        q_rows = queries.index.get_indexer(inp["qid"])
+        d_rows = docs.index.get_indexer(inp["docno"])
+        scores = np.asarray(queries.matrix[q_rows].multiply(docs.matrix[d_rows]).sum(axis=1)).ravel()
+        out = inp.drop(columns=[self.text_field] if fetched else []).assign(score=scores.astype("float64"))
+        return rank_results(out)
+
+    def _unique(self, inp: pd.DataFrame, key: str, toks_col: str, text_col: str, rep: str):
+        """The frame's distinct ``key`` values and their weights, as CSR rows over the model's vocabulary."""
+        first = inp.drop_duplicates(key)
+        verbose = self.verbose
+        if toks_col in first.columns:
+            lexicon = {term: i for i, term in enumerate(self.splade.vocab.tolist())}
+            matrix = toks_matrix(first[toks_col].tolist(), lexicon, grow=False, where=f"{toks_col} of {key}")
+        else:
+            matrix = self.splade.encode(first[text_col].tolist(), rep, batch_size=self.batch_size, verbose=verbose)
+        return _Rows(pd.Index(first[key]), sp.csr_matrix(matrix))
+
+    def _config(self) -> tuple:
+        return (self.splade, self.text_field, self.text_loader, self.batch_size)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self._config() == other._config()
+
+    def __hash__(self) -> int:
+        return hash(self._config())
+
+    def __repr__(self) -> str:
+        text_field = None if self.text_field == "text" else self.text_field
+        return _call(self.splade, "scorer", text_field=text_field, text_loader=self.text_loader,
+                     batch_size=self.batch_size)
+
+
+class _Rows(NamedTuple):
+    index: pd.Index
+    matrix: sp.csr_matrix

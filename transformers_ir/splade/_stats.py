@@ -1,0 +1,34 @@
+"""Efficiency statistics of a sparse first stage, in one helper: what the pipelines runner shows next to
+effectiveness.
+
+The expected FLOPS (Paria et al., 2020; SPLADE's regulariser) is the expected number of multiply-adds of one
+query-document pair, the number of terms they share: ``mean over queries of sum_{t in q} df_t / N``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def folder_bytes(path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def sparse_stats(index, query_toks: Iterable[dict] | None = None) -> dict:
+    """``docs, avg_doc_nnz, index_mb, build_s`` of a built :class:`SparseIndex`, and with queries
+    (``{term: weight}`` dicts) ``queries, avg_query_nnz, flops``."""
+    meta = index.metadata
+    num_docs = int(meta["num_docs"])
+    stats = {
+        "docs": num_docs,
+        "avg_doc_nnz": float(meta.get("avg_doc_nnz", float("nan"))),
+        "index_mb": folder_bytes(index.path) / 2**20,
+        "build_s": float(meta.get("build_seconds", float("nan"))),
+    }
+    if query_toks is not None:
+        queries = [{t: w for t, w in q.items() if w} for q in query_toks]
+        df = index.document_frequencies()
+        n = max(len(queries), 1)
+        stats["queries"] = len(queries)
+        stats["avg_query_nnz"] = sum(len(q) for q in queries) / n
+        stats["flops"] = sum(df.get(t, 0) for q in queries for t in q) / max(num_docs, 1) / n
+    return stats

@@ -1,0 +1,109 @@
+"""Sparse representations as PyTerrier ``{term: weight}`` dicts and as scipy CSR rows, and the checks on them.
+
+The integer quantisation of impact indexes lives here too: :data:`DEFAULT_SCALE` is the one default, and
+:func:`quantise` the one rounding rule, used by every index engine, for documents and queries alike.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+#: Impact indexes store ``round(weight * scale)`` as integers (SPLADE's usual 100).
+DEFAULT_SCALE = 100.0
+
+
+def quantise(weights: np.ndarray, scale: float) -> np.ndarray:
+    """``round(weight * scale)`` as int64 (half away from zero; weights are non-negative)."""
+    return np.floor(np.asarray(weights, dtype=np.float64) * scale + 0.5).astype(np.int64)
+
+
+def check_scale(scale: float) -> float:
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"the quantisation scale must be a positive number (e.g. {DEFAULT_SCALE:g}), got {scale!r}")
+    return float(scale)
+
+
+def prune(weights: torch.Tensor, *, top_k: int | None, threshold: float) -> torch.Tensor:
+    """Keep each row's ``top_k`` largest weights (all when None) that are above ``threshold``; zero the rest."""
+    if threshold > 0:
+        weights = weights.masked_fill(weights <= threshold, 0.0)
+    if top_k is not None and top_k < weights.shape[1]:
+        values, indices = weights.topk(top_k, dim=1)
+        weights = torch.zeros_like(weights).scatter_(1, indices, values)
+    return weights
+
+
+def to_csr(weights: torch.Tensor) -> sp.csr_matrix:
+    """``[rows, vocab]`` (mostly zero) -> CSR float32 with only the non-zeros, without a dense numpy copy."""
+    weights = weights.detach()
+    rows, cols = weights.nonzero(as_tuple=True)
+    data = weights[rows, cols].float().cpu().numpy()
+    counts = torch.bincount(rows, minlength=weights.shape[0]).cpu().numpy()
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return sp.csr_matrix((data, cols.cpu().numpy().astype(np.int32), indptr), shape=tuple(weights.shape))
+
+
+def csr_to_toks(matrix: sp.csr_matrix, vocab: np.ndarray) -> list[dict[str, float]]:
+    """One ``{term: weight}`` per CSR row; ``vocab`` maps column ids to terms."""
+    terms = vocab[matrix.indices].tolist()
+    values = matrix.data.tolist()
+    ptr = matrix.indptr.tolist()
+    return [dict(zip(terms[a:b], values[a:b])) for a, b in zip(ptr[:-1], ptr[1:])]
+
+
+def vocabulary(tokenizer) -> np.ndarray:
+    """Term strings indexed by token id (gaps, which some tokenizers have, become ``'[id]'``)."""
+    vocab = tokenizer.get_vocab()
+    out = np.array([f"[{i}]" for i in range(max(len(tokenizer), max(vocab.values()) + 1))], dtype=object)
+    for term, i in vocab.items():
+        out[i] = term
+    return out
+
+
+def check_toks(toks, where: str) -> dict:
+    """A ``{term: weight}`` dict with finite, non-negative weights; anything else is a clear error."""
+    if not isinstance(toks, dict):
+        raise TypeError(f"{where}: toks must be a {{term: weight}} dict, got {type(toks).__name__}: encode the "
+                        f"text with a SPLADE encoder (splade.doc_encoder()) before indexing")
+    for term, weight in toks.items():
+        if not isinstance(term, str):
+            raise TypeError(f"{where}: term {term!r} is a {type(term).__name__}, not a str")
+        try:
+            value = float(weight)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: the weight of {term!r} is {weight!r}, not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: the weight of {term!r} is {weight!r}: weights must be finite (a NaN or "
+                             f"infinite weight usually means the model diverged or was loaded in the wrong dtype)")
+        if value < 0:
+            raise ValueError(f"{where}: the weight of {term!r} is negative ({weight!r}): SPLADE weights are "
+                             f">= 0 (log1p(relu(.))); clip or drop negative weights before indexing")
+    return toks
+
+
+def toks_matrix(toks: Sequence[dict], lexicon: dict[str, int], *, grow: bool, where: str) -> sp.csr_matrix:
+    """CSR rows of ``{term: weight}`` dicts over ``lexicon`` (term -> column). With ``grow`` new terms are added
+    to the lexicon; without, terms absent from it are dropped."""
+    indptr, indices, data = [0], [], []
+    for i, row in enumerate(toks):
+        check_toks(row, f"{where} #{i}")
+        for term, weight in row.items():
+            col = lexicon.get(term)
+            if col is None:
+                if not grow:
+                    continue
+                col = lexicon[term] = len(lexicon)
+            if weight:
+                indices.append(col)
+                data.append(float(weight))
+        indptr.append(len(indices))
+    return sp.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32),
+                          np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(lexicon)))
+
+
+def count_nonzero(toks: Iterable[dict]) -> list[int]:
+    return [sum(1 for w in row.values() if w) for row in toks]
