@@ -23,6 +23,7 @@ import pyterrier as pt
 from transformers_ir import __version__
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._errors import TransformersIRError
+from transformers_ir._ranking import rank_results
 from transformers_ir.caching._keys import cache_key, canonical, differences, key_hash
 
 FORMAT = 1
@@ -177,12 +178,12 @@ class ScorerCache(KeyedCache):
     def _lookup(self, inp: pd.DataFrame) -> pd.DataFrame:
         pt.validate.result_frame(inp, extra_columns=["query"])
         if len(inp) == 0:
-            return pt.model.add_ranks(inp.assign(score=pd.Series(dtype="float64")))
+            return rank_results(inp.assign(score=pd.Series(dtype="float64")))
         # pyterrier-caching inserts every scored row: the same (query, docno) twice in one batch would clash
         unique = inp.drop_duplicates(["query", "docno"])
         scores = self.store(unique)[["query", "docno", "score"]]
         out = inp.drop(columns=["score", "rank"], errors="ignore").merge(scores, on=["query", "docno"], how="left")
-        return pt.model.add_ranks(out)
+        return rank_results(out)  # the library's one tie-break: score, then docno
 
     def _rows(self, inp: pd.DataFrame) -> int:
         return len(inp.drop_duplicates(["query", "docno"])) if len(inp) else 0

@@ -1,15 +1,18 @@
 """First-stage retrieval: BM25 (and other Terrier models) with Terrier or PISA."""
-from transformers_ir.first_stage._artifact import IndexArtifact
+from transformers_ir.first_stage._artifact import CorruptIndex, IndexArtifact
 from transformers_ir.first_stage._bm25 import ENGINES, Engine, bm25, dataset_index, terrier
 from transformers_ir.first_stage._corpus import CorpusGuard
 from transformers_ir.first_stage._pisa import PisaIndex
+from transformers_ir.first_stage._queries import QueryGuard
 
 __all__ = [
     "ENGINES",
     "CorpusGuard",
+    "CorruptIndex",
     "Engine",
     "IndexArtifact",
     "PisaIndex",
+    "QueryGuard",
     "TerrierIndex",
     "bm25",
     "dataset_index",

@@ -1,14 +1,56 @@
 """Index folders that are complete or absent: built under a temporary name, marked, then renamed into place."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
 
 from transformers_ir import __version__
 from transformers_ir._atomic import atomic_dir
+from transformers_ir._errors import TransformersIRError
 
 MARKER = "transformers_ir.json"
+#: Files up to this size also get a SHA-256 in the marker, checked on open; larger ones get their size checked.
+CHECKSUM_MAX_BYTES = 8 << 20
+
+
+class CorruptIndex(TransformersIRError):
+    """A built index whose files no longer match the sizes or checksums recorded when it was built."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_table(root: Path) -> dict[str, dict]:
+    """``{relative path: {"size": bytes[, "sha256": hex]}}`` for every file under ``root`` but the marker."""
+    table = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MARKER):
+        entry = {"size": path.stat().st_size}
+        if entry["size"] <= CHECKSUM_MAX_BYTES:
+            entry["sha256"] = _sha256(path)
+        table[path.relative_to(root).as_posix()] = entry
+    return table
+
+
+def file_problems(root: Path, table: dict[str, dict]) -> list[str]:
+    """How the files under ``root`` differ from ``table`` (missing, resized, changed); files added later, such as
+    an engine's lazily built structures, are not problems."""
+    problems = []
+    for name, entry in table.items():
+        path = root / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif (size := path.stat().st_size) != entry["size"]:
+            problems.append(f"{name} is {size} bytes, {entry['size']} when built")
+        elif "sha256" in entry and _sha256(path) != entry["sha256"]:
+            problems.append(f"{name} changed since it was built (checksum differs)")
+    return problems
 
 
 class IndexArtifact:
@@ -31,6 +73,17 @@ class IndexArtifact:
             raise FileNotFoundError(
                 f"no complete {self.engine} index at {self.path}: build it first with .build(docs)"
             ) from None
+
+    def verify(self) -> dict:
+        """The metadata, after checking every file against the sizes and checksums recorded at build time."""
+        meta = self.metadata
+        problems = file_problems(self.path, meta.get("files", {}))
+        if problems:
+            raise CorruptIndex(
+                f"the {self.engine} index at {self.path} is damaged ({'; '.join(problems[:3])}): "
+                f"rebuild it with .build(docs, overwrite=True), or delete the folder"
+            )
+        return meta
 
     def built(self) -> bool:
         return (self.path / MARKER).is_file()
@@ -61,6 +114,7 @@ class IndexArtifact:
                 "build_seconds": round(time.perf_counter() - start, 3),
                 "transformers_ir_version": __version__,
                 **settings,
+                "files": file_table(tmp),
             }
             (tmp / MARKER).write_text(json.dumps(meta, indent=2))
 

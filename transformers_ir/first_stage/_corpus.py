@@ -1,7 +1,9 @@
 """Checks on the documents that go into any index: shared by every engine we build indexes with."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+
+import more_itertools
 
 
 class CorpusGuard:
@@ -16,12 +18,16 @@ class CorpusGuard:
         docs: the documents (dicts with ``docno``).
         max_docno_length: longest docno the engine can store (Terrier's meta index is fixed-width).
         forbid_spaces: refuse docnos with white space (PISA cuts a docno at the first space: ``'a b'`` -> ``'a'``).
+        fields: text fields every document must hold as str (an engine fails on None or NaN deep inside, or
+            in pyterrier-pisa's writer thread where only "indexing stopped" would be seen).
     """
 
-    def __init__(self, docs: Iterable[dict], *, max_docno_length: int | None = None, forbid_spaces: bool = False):
+    def __init__(self, docs: Iterable[dict], *, max_docno_length: int | None = None, forbid_spaces: bool = False,
+                 fields: Sequence[str] = ()):
         self.docs = docs
         self.max_docno_length = max_docno_length
         self.forbid_spaces = forbid_spaces
+        self.fields = tuple(fields)
         self.count = 0
         self.error: BaseException | None = None
         self.finished = False
@@ -47,12 +53,33 @@ class CorpusGuard:
         self._seen.add(docno)
         return docno
 
+    def _check_text(self, doc: dict) -> None:
+        for field in self.fields:
+            text = doc.get(field)
+            if isinstance(text, str):
+                if not text.isascii():
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError as e:
+                        raise ValueError(
+                            f"document {doc['docno']!r}: field {field!r} is not valid Unicode ({e.reason} at "
+                            f"{e.start}): decode the source with errors='replace'"
+                        ) from None
+                continue
+            if field not in doc:
+                raise KeyError(f"document {doc['docno']!r} has no field {field!r} (fields: {sorted(doc)}): give "
+                               f"every document the fields indexed, or pass fields=[...] naming the ones it has")
+            problem = "is missing (None/NaN)" if text is None or text != text else f"holds a {type(text).__name__}"
+            raise TypeError(f"document {doc['docno']!r}: field {field!r} {problem}, not text: fill missing text with "
+                            f"'' and convert values to str before indexing")
+
     def __iter__(self) -> Iterator[dict]:
         try:
             for doc in self.docs:
                 if "docno" not in doc:
                     raise KeyError(f"document #{self.count} has no 'docno' field (fields: {sorted(doc)})")
                 self._check_docno(doc["docno"])
+                self._check_text(doc)
                 self.count += 1
                 yield doc
         except BaseException as e:
@@ -60,6 +87,15 @@ class CorpusGuard:
             raise
         self.finished = True
         self._seen.clear()
+
+    def stream(self) -> Iterator[dict]:
+        """The checked documents, after the first has been read: a source that is empty or fails on its first
+        document raises here, in Python, before an engine starts (PISA's C++ indexer aborts the process on an
+        empty stream; Terrier writes an index it cannot open)."""
+        stream = more_itertools.peekable(iter(self))
+        if stream.peek(None) is None:
+            self.check()
+        return stream
 
     def check(self, indexed: int | None = None) -> None:
         """Raise if the source failed or was not read to its end, or the index holds another number of docs."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import more_itertools
 import pyterrier_pisa
 
 from transformers_ir.first_stage._artifact import IndexArtifact
 from transformers_ir.first_stage._corpus import CorpusGuard
+from transformers_ir.first_stage._queries import QueryGuard
 
 
 class PisaIndex(IndexArtifact):
@@ -44,12 +44,8 @@ class PisaIndex(IndexArtifact):
         return self
 
     def _build_into(self, tmp: Path, docs, *, fields: list[str], stemmer: str) -> int:
-        guard = CorpusGuard(docs, forbid_spaces=True)
-        stream = more_itertools.peekable(iter(guard))
-        # PISA's C++ indexer aborts the whole process on an empty stream: a source that fails on (or has no)
-        # first document must fail here, in Python, before PISA starts.
-        if stream.peek(None) is None:
-            guard.check()
+        guard = CorpusGuard(docs, forbid_spaces=True, fields=fields)
+        stream = guard.stream()
         index = self._pisa(tmp)
         index.indexer(text_field=list(fields) if len(fields) > 1 else fields[0], mode="overwrite").index(stream)
         guard.check(index.num_docs())
@@ -57,9 +53,9 @@ class PisaIndex(IndexArtifact):
 
     def pisa_index(self) -> pyterrier_pisa.PisaIndex:
         """The underlying ``pyterrier_pisa.PisaIndex`` (after checking the build is complete)."""
-        self.metadata  # raises when not built
+        self.verify()  # raises when not built, or damaged since
         return self._pisa()
 
     def bm25(self, *, k1: float = 0.9, b: float = 0.4, num_results: int = 1000, verbose: bool = False):
         """BM25 with PISA's (and Anserini's) defaults, k1 = 0.9, b = 0.4."""
-        return self.pisa_index().bm25(k1=k1, b=b, num_results=num_results, verbose=verbose)
+        return QueryGuard(self.pisa_index().bm25(k1=k1, b=b, num_results=num_results, verbose=verbose))

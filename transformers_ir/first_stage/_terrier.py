@@ -1,45 +1,13 @@
 """Terrier indexes and retrieval through PyTerrier (needs Java; imported lazily by the factory)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import pandas as pd
 import pyterrier as pt
 
 from transformers_ir.first_stage._artifact import IndexArtifact
 from transformers_ir.first_stage._corpus import CorpusGuard
-
-# Characters Terrier's query parser gives meaning to (quotes, field:term, ^boost, +/- requirements, groups, ...).
-_QUERY_SYNTAX = re.compile(r"[^\w\s]+")
-
-
-def sanitise_query(query: str) -> str:
-    """Make free text safe for Terrier's query parser: its operators become spaces."""
-    return " ".join(_QUERY_SYNTAX.sub(" ", query).split())
-
-
-class SanitisedRetriever(pt.Transformer):
-    """A Terrier retriever fed queries stripped of Terrier's query syntax; the output keeps the original query,
-    so a re-ranker downstream sees the user's text."""
-
-    def __init__(self, retriever: pt.Transformer):
-        self.retriever = retriever
-
-    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
-        pt.validate.query_frame(topics, extra_columns=["query"])
-        if len(topics) == 0:
-            return pd.DataFrame(columns=[*topics.columns, "docid", "docno", "rank", "score"])
-        original = topics.set_index("qid")["query"]
-        results = self.retriever(topics.assign(query=topics["query"].astype(str).map(sanitise_query)))
-        return results.assign(query=results["qid"].map(original))
-
-    def fuse_rank_cutoff(self, k: int):
-        fused = getattr(self.retriever, "fuse_rank_cutoff", lambda k: None)(k)
-        return SanitisedRetriever(fused) if fused is not None else None
-
-    def __repr__(self) -> str:
-        return f"SanitisedRetriever({self.retriever!r})"
+from transformers_ir.first_stage._queries import QueryGuard, sanitise_query
 
 
 class TerrierIndex(IndexArtifact):
@@ -67,14 +35,14 @@ class TerrierIndex(IndexArtifact):
         return self
 
     def _build_into(self, tmp: Path, docs, *, fields: list[str], max_docno_length: int) -> int:
-        guard = CorpusGuard(docs, max_docno_length=max_docno_length)
+        guard = CorpusGuard(docs, max_docno_length=max_docno_length, fields=fields)
         indexer = pt.IterDictIndexer(str(tmp), text_attrs=list(fields), meta={"docno": max_docno_length})
-        ref = indexer.index(iter(guard))
+        ref = indexer.index(guard.stream())
         guard.check(pt.IndexFactory.of(ref).getCollectionStatistics().getNumberOfDocuments())
         return guard.count
 
     def index_ref(self):
-        self.metadata  # raises when not built
+        self.verify()  # raises when not built, or damaged since
         return pt.IndexFactory.of(str(self.path))
 
     def retriever(self, wmodel: str = "BM25", *, num_results: int = 1000, controls: dict | None = None,
@@ -83,7 +51,7 @@ class TerrierIndex(IndexArtifact):
         retr = pt.terrier.Retriever(
             self.index_ref(), wmodel=wmodel, num_results=num_results, controls=controls or {}, verbose=verbose
         )
-        return SanitisedRetriever(retr)
+        return QueryGuard(retr, clean=sanitise_query)
 
     def bm25(self, *, k1: float = 1.2, b: float = 0.75, num_results: int = 1000, verbose: bool = False):
         """BM25 with Terrier's defaults (k1 = 1.2, b = 0.75)."""

@@ -1,0 +1,40 @@
+"""Input errors in PyTerrier's own type, raised correctly: ``pt.validate.InputValidationError`` needs the modes
+that failed, and calling it with a message alone fails with a ``TypeError`` that hides the real problem."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import pyterrier as pt
+from pyterrier.validate import _TransformerMode
+
+
+def input_error(message: str, missing: Sequence[str] = ()) -> pt.validate.InputValidationError:
+    """An ``InputValidationError`` carrying ``message`` (say what is wrong and how to fix it)."""
+    return pt.validate.InputValidationError(message, [_TransformerMode(missing_columns=list(missing), extra_columns=[])])
+
+
+def require_columns(inp: pd.DataFrame, columns: Sequence[str], hint: str) -> None:
+    """Raise an ``InputValidationError`` naming the missing columns and ``hint`` (the fix)."""
+    missing = [c for c in columns if c not in inp.columns]
+    if missing:
+        raise input_error(f"column(s) {missing} missing: {hint}", missing)
+
+
+def texts_for_model(texts) -> list[str]:
+    """Strings a tokenizer accepts: None/NaN become '', other values ``str``, lone surrogates (invalid Unicode
+    that tokenizers refuse with a ``TypeError``) become "?"."""
+    out = []
+    for t in texts:
+        t = "" if t is None or (isinstance(t, float) and t != t) else t if isinstance(t, str) else str(t)
+        out.append(t if t.isascii() else t.encode("utf-8", "replace").decode("utf-8"))
+    return out
+
+
+def max_positions(model) -> int | None:
+    """The longest input a model with learned absolute positions takes (``max_position_embeddings``), or None."""
+    for module in model.modules():
+        limit = getattr(getattr(module, "config", None), "max_position_embeddings", None)
+        if isinstance(limit, int):
+            return limit
+    return None

@@ -1,0 +1,81 @@
+"""Queries as every first stage gets them: checked, cleaned of what an engine chokes on, original text kept.
+
+PISA's C++ bindings fail with a ``SystemError`` on a NUL character or a lone surrogate, and on a None query;
+Terrier's query parser gives meaning to quotes, ``:``, ``^``, ``+``, ``-``, parentheses and ``?``; a numeric qid
+would silently match no judgments. :class:`QueryGuard` refuses or cleans all of these before the engine sees them.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pandas as pd
+import pyterrier as pt
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")  # control characters other than tab and newlines
+# Characters Terrier's query parser gives meaning to (quotes, field:term, ^boost, +/- requirements, groups, ...).
+_QUERY_SYNTAX = re.compile(r"[^\w\s]+")
+
+
+def plain_query(query: str) -> str:
+    """Text every engine can take: lone surrogates become '?', control characters become spaces."""
+    return _CONTROL.sub(" ", query.encode("utf-8", "replace").decode("utf-8"))
+
+
+def sanitise_query(query: str) -> str:
+    """Make free text safe for Terrier's query parser: its operators become spaces."""
+    return " ".join(_QUERY_SYNTAX.sub(" ", plain_query(query)).split())
+
+
+def check_queries(topics: pd.DataFrame) -> None:
+    """Refuse topics a first stage cannot answer correctly, saying how to fix them."""
+    pt.validate.query_frame(topics, extra_columns=["query"])
+    if len(topics) == 0:
+        return
+    if not all(isinstance(q, str) for q in topics["qid"]):
+        raise TypeError(
+            f"qid column holds {topics['qid'].map(lambda q: type(q).__name__).iloc[0]} values, not str (qrels use "
+            f"str qids, so nothing would match): convert with topics.astype({{'qid': str}})"
+        )
+    missing = topics["query"].isna()
+    if missing.any():
+        raise ValueError(
+            f"{int(missing.sum())} queries are missing (None/NaN), qids {topics.loc[missing, 'qid'].head(5).tolist()}"
+            f": fill them or drop those rows (topics.dropna(subset=['query']))"
+        )
+    repeated = topics["qid"].duplicated()
+    if repeated.any():
+        raise ValueError(
+            f"qids {topics.loc[repeated, 'qid'].unique()[:5].tolist()} appear more than once in the topics: "
+            f"give every query its own qid"
+        )
+
+
+class QueryGuard(pt.Transformer):
+    """A retriever fed checked queries cleaned by ``clean``; the output keeps the original query, so a re-ranker
+    downstream sees the user's text.
+
+    Args:
+        retriever: the engine's retriever (query frame in, result frame out).
+        clean: maps each query to what the engine is given (:func:`plain_query`, or :func:`sanitise_query`
+            for Terrier).
+    """
+
+    def __init__(self, retriever: pt.Transformer, *, clean: Callable[[str], str] = plain_query):
+        self.retriever = retriever
+        self.clean = clean
+
+    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        check_queries(topics)
+        if len(topics) == 0:
+            return pd.DataFrame(columns=[*topics.columns, "docid", "docno", "rank", "score"])
+        original = topics.set_index("qid")["query"]
+        results = self.retriever(topics.assign(query=topics["query"].astype(str).map(self.clean)))
+        return results.assign(query=results["qid"].map(original))
+
+    def fuse_rank_cutoff(self, k: int):
+        fused = getattr(self.retriever, "fuse_rank_cutoff", lambda k: None)(k)
+        return QueryGuard(fused, clean=self.clean) if fused is not None else None
+
+    def __repr__(self) -> str:
+        return f"QueryGuard({self.retriever!r}, clean={self.clean.__name__})"
