@@ -13,6 +13,7 @@ Scores and losses stay fp32 whatever the precision: callers cast the model's out
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import warnings
 from typing import Literal
@@ -84,6 +85,24 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
 
 
+class LowPrecisionCopy:
+    """A copy of a module in a lower precision, made on first use and rebuilt whenever the module's weights
+    change (an optimiser step or ``load_state_dict`` bumps the parameters' version counters)."""
+
+    def __init__(self, dtype: torch.dtype):
+        self.dtype = dtype
+        self._stamp: tuple | None = None
+        self._copy: torch.nn.Module | None = None
+
+    def get(self, module: torch.nn.Module) -> torch.nn.Module:
+        stamp = tuple((p.data_ptr(), p._version) for p in module.parameters())
+        if self._copy is None or stamp != self._stamp:
+            self._copy = None  # free the old copy before making the new one
+            self._copy = copy.deepcopy(module).to(self.dtype).eval().requires_grad_(False)
+            self._stamp = stamp
+        return self._copy
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """True for a device out-of-memory error (the kind a smaller batch can avoid)."""
     return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
@@ -91,6 +110,7 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 __all__ = [
     "PRECISIONS",
+    "LowPrecisionCopy",
     "Precision",
     "autocast",
     "cpu_has_native_bf16",

@@ -160,6 +160,10 @@ def test_precision(build, frame):
         assert scores.dtype == np.float32
         np.testing.assert_allclose(scores, exact.score_pairs(frame["query"].tolist(), frame["text"].tolist()),
                                    atol=0.05)
+        with torch.no_grad():  # the bf16 copy follows the weights as training changes them
+            fast.model.classifier.bias.add_(1.0)
+        shifted = fast.score_pairs(frame["query"].tolist(), frame["text"].tolist())
+        np.testing.assert_allclose(shifted, scores + 1.0, atol=0.05)
     with pytest.raises(ValueError, match="precision"):
         build("cross-encoder", precision="fp8")
 
@@ -168,16 +172,16 @@ def test_out_of_memory_halves_the_batch_and_remembers(build, frame):
     """Fault injection: a device that runs out of memory above 2 pairs per batch."""
     reranker = build("cross-encoder", batch_size=8)
     expected = reranker.score_pairs(frame["query"].tolist(), frame["text"].tolist())
-    real = reranker.score_features
+    real = reranker._score
     sizes = []
 
-    def limited(features):
+    def limited(model, features):
         sizes.append(len(features["input_ids"]))
         if sizes[-1] > 2:
             raise torch.OutOfMemoryError("CUDA out of memory (injected)")
-        return real(features)
+        return real(model, features)
 
-    reranker.score_features = limited
+    reranker._score = limited
     np.testing.assert_allclose(reranker.score_pairs(frame["query"].tolist(), frame["text"].tolist()), expected,
                                atol=1e-5)
     assert sizes[:3] == [7, 4, 2] and reranker._fitting_batch_size == 2

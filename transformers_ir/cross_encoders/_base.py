@@ -70,6 +70,7 @@ class Reranker(pt.Transformer):
         self._with_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self._source: str | None = None  # the name given to from_pretrained, for __repr__ and equality
         self._fitting_batch_size: int | None = None  # remembered after an out-of-memory error
+        self._bf16_copy = _device.LowPrecisionCopy(torch.bfloat16)
 
     # -- what an architecture provides -----------------------------------------------------------------------
 
@@ -81,7 +82,13 @@ class Reranker(pt.Transformer):
         return PairLayout.from_tokenizer(self.tokenizer)
 
     def score_features(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Scores ``[n]`` (fp32) of a batch from :meth:`tokenize_pairs`; differentiable when grad is enabled."""
+        """Scores ``[n]`` (fp32) of a batch from :meth:`tokenize_pairs` by :attr:`model`; differentiable when
+        grad is enabled (training calls this; :meth:`transform` runs the same computation)."""
+        return self._score(self.model, features)
+
+    def _score(self, model: torch.nn.Module, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The architecture's scores ``[n]`` (fp32) of a padded batch by ``model`` (:attr:`model` or its
+        low-precision copy)."""
         raise NotImplementedError
 
     # -- inputs ------------------------------------------------------------------------------------------------
@@ -123,17 +130,26 @@ class Reranker(pt.Transformer):
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.inference_mode(), _device.autocast(self.device, self.precision):
+            model, precision = self._inference_model()
+            with torch.inference_mode(), _device.autocast(self.device, precision):
                 for start in range(0, len(queries), chunk):
                     ids, types = self._encode(queries[start:start + chunk], docs[start:start + chunk])
-                    self._score_chunk(ids, types, out[start:start + chunk], bar)
+                    self._score_chunk(model, ids, types, out[start:start + chunk], bar)
         finally:
             self.model.train(was_training)
             if bar is not None:
                 bar.close()
         return out
 
-    def _score_chunk(self, ids, types, out: np.ndarray, bar) -> None:
+    def _inference_model(self) -> tuple[torch.nn.Module, str]:
+        """The module that scores and the autocast precision it runs under. bf16 on a CPU runs a bf16 copy of
+        :attr:`model` (rebuilt whenever its weights change): CPU autocast re-casts every activation around each
+        fp32 op, which costs as much as the bf16 matrix products save. Elsewhere :attr:`model` itself."""
+        if self.precision == "bf16" and self.device.type == "cpu":
+            return self._bf16_copy.get(self.model), "fp32"
+        return self.model, self.precision
+
+    def _score_chunk(self, model, ids, types, out: np.ndarray, bar) -> None:
         """Score one tokenized chunk into ``out``: longest pairs first (an out-of-memory error comes at once),
         each batch padded only to its own longest pair."""
         order = np.argsort(-np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), kind="stable")
@@ -143,7 +159,7 @@ class Reranker(pt.Transformer):
             rows = order[done:done + size]
             features = collate(ids, types, self._pad_id, rows)
             try:
-                scores = self.score_features({k: v.to(self.device) for k, v in features.items()})
+                scores = self._score(model, {k: v.to(self.device) for k, v in features.items()})
             except torch.OutOfMemoryError:
                 if size == 1:
                     raise

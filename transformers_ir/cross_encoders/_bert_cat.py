@@ -54,8 +54,8 @@ class BertCat(Reranker):
             raise TypeError(f"BertCat needs a BertCatModel, got {type(self.model).__name__}: wrap the encoder, "
                             "BertCatModel(AutoModel.from_pretrained(...))")
 
-    def score_features(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.model(**features).float()
+    def _score(self, model: torch.nn.Module, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(**features).float()
 
     def _save_model(self, path: Path) -> None:
         self.model.bert_model.config.save_pretrained(path)

@@ -30,7 +30,8 @@ class CrossEncoder(Reranker):
         query_max_length: the query's tokens kept (the query is never cut to make room for the document).
         doc_max_length: the document's tokens kept at most (None: whatever ``max_length`` leaves).
         max_length: tokens per pair, special tokens included.
-        precision: ``'fp32'`` (exact; CPU default), ``'bf16'`` (autocast; GPU default) or ``'fp16'`` (GPU).
+        precision: ``'fp32'`` (exact; CPU default); ``'bf16'`` (fast; GPU default: autocast on a GPU, a bf16
+            copy of the weights on a CPU with AVX512-BF16/AMX); ``'fp16'`` (GPU autocast). Scores are fp32.
         normalise: None, ``'sigmoid'`` (probabilities) or ``'minmax'`` (0 to 1 within each query).
         device: where the model runs (None: CUDA when available, else CPU).
         verbose: show progress.
@@ -45,8 +46,8 @@ class CrossEncoder(Reranker):
             raise ValueError(f"{type(self.model).__name__} has {labels} labels; a cross-encoder needs 1 (the score) "
                              "or 2 (not relevant, relevant): load it with num_labels=1 to put a new head on it")
 
-    def score_features(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = self.model(**features).logits.float()
+    def _score(self, model: torch.nn.Module, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = model(**features).logits.float()
         return logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
 
     @classmethod

@@ -43,11 +43,11 @@ class MonoT5(Reranker):
     def _layout(self) -> PairLayout:
         return PairLayout.from_template(self.tokenizer, *self.TEMPLATE)
 
-    def score_features(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _score(self, model: torch.nn.Module, features: dict[str, torch.Tensor]) -> torch.Tensor:
         input_ids = features["input_ids"]
-        start = torch.full((input_ids.shape[0], 1), self.model.config.decoder_start_token_id,
+        start = torch.full((input_ids.shape[0], 1), model.config.decoder_start_token_id,
                            dtype=input_ids.dtype, device=input_ids.device)
-        logits = self.model(input_ids=input_ids, attention_mask=features["attention_mask"],
+        logits = model(input_ids=input_ids, attention_mask=features["attention_mask"],
                             decoder_input_ids=start).logits[:, 0, self._label_ids]
         return torch.log_softmax(logits.float(), dim=-1)[:, 1]
 

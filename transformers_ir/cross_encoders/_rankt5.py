@@ -70,8 +70,8 @@ class RankT5Encoder(Reranker):
     def _layout(self) -> PairLayout:
         return PairLayout.from_template(self.tokenizer, *self.TEMPLATE)
 
-    def score_features(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.model(features["input_ids"], features["attention_mask"]).float()
+    def _score(self, model: torch.nn.Module, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(features["input_ids"], features["attention_mask"]).float()
 
     def _saved_settings(self) -> dict:
         return {**super()._saved_settings(), "head": self.model.head}
