@@ -9,6 +9,7 @@ from transformers_ir.splade._engines import (
 from transformers_ir.splade._index import ENGINES, SparseIndex, SparseIndexer, SparseRetriever, quantise_toks
 from transformers_ir.splade._model import Splade, infer_device
 from transformers_ir.splade._pooling import splade_pool
+from transformers_ir.splade._shards import encode_shard, launcher_rank, read_shards, shards_complete
 from transformers_ir.splade._stages import SpladeEncoder, SpladeScorer
 from transformers_ir.splade._token_weights import TokenWeights
 from transformers_ir.splade._stats import sparse_stats
@@ -27,10 +28,14 @@ __all__ = [
     "SpladeScorer",
     "TerrierSparseIndex",
     "TokenWeights",
+    "encode_shard",
     "infer_device",
+    "launcher_rank",
     "pisa_term",
     "quantise",
     "quantise_toks",
+    "read_shards",
+    "shards_complete",
     "sparse_index",
     "sparse_stats",
     "splade_pool",

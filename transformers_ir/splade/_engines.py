@@ -20,8 +20,11 @@ _ESCAPE = "\u00a7x"
 
 
 def pisa_term(term: str) -> str:
-    if term.startswith(_ESCAPE) or any("A" <= c <= "Z" for c in term) or not term or term.strip() != term:
-        return _ESCAPE + term.encode("utf-8").hex()
+    """The spelling of ``term`` in a PISA index: itself, or escaped when PISA would change or mis-store it
+    (upper-case ASCII, white space or control characters, which PISA's line-based lexicon cannot hold)."""
+    if not term or term.startswith(_ESCAPE) or any(("A" <= c <= "Z") or c.isspace() or not c.isprintable()
+                                                   for c in term):
+        return _ESCAPE + term.encode("utf-8", "surrogatepass").hex()
     return term
 
 
@@ -150,7 +153,7 @@ class ExactSparseIndex(SparseIndex):
 
     def retriever(self, *, num_results: int = 1000, verbose: bool = False, quantised: bool = False):
         """Brute-force retrieval; ``quantised=True`` scores ``round(w * scale)`` impacts like the impact engines."""
-        self.metadata
+        self.verify()
         return ExactSparseRetriever(self, num_results=num_results, verbose=verbose, quantised=quantised)
 
 
@@ -182,6 +185,9 @@ class ExactSparseRetriever(SparseRetriever):
 
     def _config(self) -> tuple:
         return (*super()._config(), self.quantised)
+
+    def _key_extra(self) -> dict:
+        return {"quantised": self.quantised}
 
     def __repr__(self) -> str:
         extra = ", quantised=True" if self.quantised else ""

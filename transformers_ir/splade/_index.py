@@ -8,6 +8,7 @@ product of the weights. The exact engine keeps the float weights (or scores with
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -19,7 +20,8 @@ import pandas as pd
 import pyterrier as pt
 
 from transformers_ir._ranking import rank_results
-from transformers_ir.first_stage._artifact import IndexArtifact
+from transformers_ir._validate import require_columns
+from transformers_ir.first_stage._artifact import MARKER, IndexArtifact
 from transformers_ir.first_stage._corpus import CorpusGuard
 from transformers_ir.splade._toks import DEFAULT_SCALE, check_scale, check_toks, quantise
 
@@ -106,7 +108,7 @@ class SparseIndex(IndexArtifact):
     def retriever(self, *, num_results: int = 1000, verbose: bool = False) -> pt.Transformer:
         """Retrieval for queries with ``query_toks`` (e.g. from ``splade.query_encoder()``), scored by the dot
         product of the weights; a query sharing no term with the index gets no results."""
-        self.metadata  # raises when not built
+        self.verify()  # raises when not built, or when a file changed since
         return self._retriever_class()(self, num_results=num_results, verbose=verbose)
 
     def _retriever_class(self) -> type:  # pragma: no cover - abstract
@@ -160,11 +162,8 @@ class SparseRetriever(pt.Transformer):
         self.queries_seen: list[dict] = []
 
     def transform(self, queries: pd.DataFrame) -> pd.DataFrame:
-        try:
-            pt.validate.query_frame(queries, extra_columns=["query_toks"])
-        except pt.validate.InputValidationError as e:
-            raise pt.validate.InputValidationError(
-                f"{e}: encode the queries first, e.g. splade.query_encoder() >> index.retriever()") from None
+        require_columns(queries, ["qid", "query_toks"],
+                        "encode the queries first, e.g. splade.query_encoder() >> index.retriever()")
         columns = [c for c in queries.columns if c not in ("docno", "docid", "score", "rank")]
         queries = queries[columns].reset_index(drop=True)
         if len(queries) == 0:
@@ -187,7 +186,30 @@ class SparseRetriever(pt.Transformer):
 
     def stats(self) -> dict:
         """The index's statistics with those of the queries retrieved for so far (see :meth:`SparseIndex.stats`)."""
-        return self.index.stats(self.queries_seen)
+        return self.index.stats(self.queries_seen or None)
+
+    def sparsity_stats(self, frames: list[pd.DataFrame] | None = None) -> dict:
+        """For the pipelines runner: ``doc_nnz, index_mb, build_s`` and, from the queries retrieved for (or the
+        ``query_toks`` of ``frames``, when the results came from a cache), ``query_nnz, flops``."""
+        queries = self.queries_seen or None
+        if queries is None and frames:
+            toks = [f.drop_duplicates("qid")["query_toks"] for f in frames if "query_toks" in f.columns and len(f)]
+            queries = [t for t in toks[-1] if isinstance(t, dict)] if toks else None
+            if queries is not None and self.index.quantised:
+                queries = [quantise_toks(q, self.index.scale) for q in queries]
+        stats = self.index.stats(queries)
+        out = {"doc_nnz": stats["avg_doc_nnz"], "index_mb": stats["index_mb"], "build_s": stats["build_s"]}
+        if "flops" in stats:
+            out.update(query_nnz=stats["avg_query_nnz"], flops=stats["flops"])
+        return out
+
+    def cache_key(self) -> dict:
+        marker = (self.index.path / MARKER).read_bytes()
+        return {"index": str(self.index.path.resolve()), "built": hashlib.sha256(marker).hexdigest(),
+                "num_results": self.num_results, **self._key_extra()}
+
+    def _key_extra(self) -> dict:
+        return {}
 
     def fuse_rank_cutoff(self, k: int):
         if k < self.num_results:

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from transformers_ir._validate import texts_for_model
 from transformers_ir.models import resolve_model
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
 from transformers_ir.splade._token_weights import TokenWeights
@@ -72,6 +73,23 @@ def _projection_site(model: nn.Module) -> tuple[nn.Module, str] | None:
             if child is projection:
                 return module, attr
     return None
+
+
+def _load_mlm(path: str, name: str, trust_remote_code: bool) -> nn.Module:
+    """A masked-LM with its trained head; a checkpoint of another head (a classifier) is refused, not loaded with
+    a randomly initialised MLM head."""
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    problem = f"{name!r} is not a masked-language-model checkpoint"
+    fix = "SPLADE needs one with its MLM head (BertForMaskedLM, DistilBertForMaskedLM, ...)"
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    architectures = getattr(config, "architectures", None) or []
+    if architectures and not any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in architectures):
+        raise ValueError(f"{problem} (it is a {', '.join(architectures)}): {fix}")
+    try:
+        return AutoModelForMaskedLM.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except ValueError as e:
+        raise ValueError(f"{problem} ({e}): {fix}") from e
 
 
 class Splade:
@@ -143,7 +161,7 @@ class Splade:
         a folder saved by :class:`TokenWeights`, or ``'inference-free'`` (uniform token weights); a saved model
         with a ``query/`` sub-folder gets it back.
         """
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         path = resolve_model(name_or_path)
         saved = Path(path) / CONFIG_FILE
@@ -153,11 +171,7 @@ class Splade:
         given = {"pooling": pooling, "query_max_length": query_max_length, "doc_max_length": doc_max_length,
                  "query_top_k": query_top_k, "doc_top_k": doc_top_k, "threshold": threshold}
         settings.update({k: v for k, v in given.items() if v is not None})
-        try:
-            model = AutoModelForMaskedLM.from_pretrained(path, trust_remote_code=trust_remote_code)
-        except ValueError as e:
-            raise ValueError(f"{name_or_path!r} is not a masked-language-model checkpoint ({e}); SPLADE needs an "
-                             f"MLM head (BertForMaskedLM, DistilBertForMaskedLM, ...)") from e
+        model = _load_mlm(path, name_or_path, trust_remote_code)
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         if query_model is None and (Path(path) / QUERY_FOLDER).is_dir():
             query_model = str(Path(path) / QUERY_FOLDER)
@@ -169,7 +183,7 @@ class Splade:
             if TokenWeights.is_saved_at(query_path):
                 query = TokenWeights.from_pretrained(query_path)
             else:
-                query = AutoModelForMaskedLM.from_pretrained(query_path, trust_remote_code=trust_remote_code)
+                query = _load_mlm(query_path, query_model, trust_remote_code)
         model.eval()
         if query is not None:
             query.eval()
@@ -199,14 +213,19 @@ class Splade:
     def tokenize(self, texts: Sequence[str], rep: Rep = "doc"):
         """Tokenizer features (padded, truncated to the rep's max length) on the model's device."""
         max_length = self.query_max_length if _check_rep(rep) == "query" else self.doc_max_length
+        # right padding: encoders with absolute positions would otherwise weigh a text by its batch-mates' lengths
         features = self.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
-                                  return_tensors="pt")
+                                  padding_side="right", return_tensors="pt")
         return features.to(self.device)
+
+    def _content(self, features) -> torch.Tensor:
+        """``[batch, length]``: 1 for the tokens that are neither padding nor special."""
+        content = ~torch.isin(features["input_ids"], self._special_ids) & features["attention_mask"].bool()
+        return content.long()
 
     def _has_content(self, features) -> torch.Tensor:
         """Rows with at least one non-special, non-padding token: an empty (or all-special) text weighs nothing."""
-        content = ~torch.isin(features["input_ids"], self._special_ids) & features["attention_mask"].bool()
-        return content.any(dim=1, keepdim=True)
+        return self._content(features).any(dim=1, keepdim=True)
 
     def represent(self, features, rep: Rep = "doc") -> torch.Tensor:
         """``[batch, vocab]`` SPLADE weights of tokenised texts: the definition, differentiable when grad is on.
@@ -215,8 +234,8 @@ class Splade:
         (empty, or only special tokens) get all-zero rows.
         """
         model = self.query_model if _check_rep(rep) == "query" else self.model
-        if isinstance(model, TokenWeights):
-            weights = model(**features)
+        if isinstance(model, TokenWeights):  # special tokens carry no query term
+            weights = model(features["input_ids"], self._content(features))
         else:
             logits = model(**features).logits
             weights = splade_pool(logits, features["attention_mask"], self.pooling)
@@ -245,7 +264,7 @@ class Splade:
         texts are batched by length to waste little padding. With ``pruned`` the rep's top-k and threshold apply.
         """
         rep = _check_rep(rep)
-        texts = ["" if t is None else str(t) for t in texts]
+        texts = texts_for_model(texts)
         batch_size = batch_size or self.batch_size
         verbose = self.verbose if verbose is None else verbose
         top_k = (self.query_top_k if rep == "query" else self.doc_top_k) if pruned else None
@@ -297,6 +316,17 @@ class Splade:
                             verbose=verbose)
 
     # ---------------------------------------------------------------- identity
+    def cache_key(self, rep: Rep | None = None) -> dict:
+        """What decides this model's weights for ``rep`` (both sides when None): for the runner's caches."""
+        from transformers_ir.caching import weights_hash
+
+        key = {"model": self.name, "settings": self.settings()}
+        if rep in (None, "doc"):
+            key["weights"] = weights_hash(self.model)
+        if rep in (None, "query"):
+            key["query_weights"] = weights_hash(self.query_model)
+        return key
+
     def _key(self) -> tuple:
         def ident(m):
             return id(m) if self.name is None else None

@@ -10,6 +10,7 @@ import pyterrier as pt
 import scipy.sparse as sp
 
 from transformers_ir._ranking import rank_results
+from transformers_ir._validate import input_error
 from transformers_ir.splade._model import Splade
 from transformers_ir.splade._toks import toks_matrix
 
@@ -42,9 +43,9 @@ class SpladeEncoder(pt.Transformer):
         if self.rep == "query":
             pt.validate.query_frame(inp, extra_columns=["query"])
         elif self.text_field not in inp.columns:
-            raise pt.validate.InputValidationError(
-                f"column {self.text_field!r} missing (columns: {list(inp.columns)}): add the documents' text first, "
-                f"e.g. transformers_ir.data.text_loader(dataset), or give doc_encoder(text_field=...)")
+            raise input_error(f"column {self.text_field!r} missing (columns: {list(inp.columns)}): add the documents' "
+                              f"text first, e.g. transformers_ir.data.text_loader(dataset), or give "
+                              f"doc_encoder(text_field=...)", [self.text_field])
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
         self._validate(inp)
@@ -76,6 +77,9 @@ class SpladeEncoder(pt.Transformer):
 
     def _config(self) -> tuple:
         return (self.splade, self.rep, self.text_field, self.batch_size)
+
+    def cache_key(self) -> dict:
+        return {**self.splade.cache_key(self.rep), "rep": self.rep, "text_field": self.text_field}
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and self._config() == other._config()
@@ -109,9 +113,9 @@ class SpladeScorer(pt.Transformer):
         fetched = False
         if "toks" not in inp.columns and self.text_field not in inp.columns:
             if self.text_loader is None:
-                raise pt.validate.InputValidationError(
-                    f"column {self.text_field!r} missing: add transformers_ir.data.text_loader(dataset) before the "
-                    f"scorer, or build it with splade.scorer(text_loader=text_loader(dataset))")
+                raise input_error(f"column {self.text_field!r} missing: add transformers_ir.data.text_loader(dataset) "
+                                  f"before the scorer, or build it with splade.scorer(text_loader=text_loader(dataset))",
+                                  [self.text_field])
             inp = self.text_loader(inp)
             fetched = True
         queries = self._unique(inp, "qid", "query_toks", "query", "query")
@@ -135,6 +139,9 @@ class SpladeScorer(pt.Transformer):
 
     def _config(self) -> tuple:
         return (self.splade, self.text_field, self.text_loader, self.batch_size)
+
+    def cache_key(self) -> dict:
+        return {**self.splade.cache_key(), "text_field": self.text_field}
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and self._config() == other._config()

@@ -1,0 +1,119 @@
+"""Fusion of first stages that see different evidence (BM25's exact terms, SPLADE's expansions).
+
+Reciprocal rank fusion (Cormack et al., 2009): ``score(d) = sum_s 1 / (k + rank_s(d))`` with ranks from 1, needing
+no tuning. Interpolation: each system's scores min-max normalised per query to [0, 1] (a document a system did not
+return counts 0 there), then ``sum_s weight_s * norm_s(d)``; tune the weights on training queries with
+:func:`tune_interpolation`, never on the queries you report.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+
+from transformers_ir._ranking import rank_results
+
+Method = Literal["rrf", "interpolate"]
+METHODS: tuple[str, ...] = ("rrf", "interpolate")
+
+
+class Fusion(pt.Transformer):
+    """Runs each system on the queries and fuses their rankings into one.
+
+    Args:
+        systems: the first stages (each maps queries to a result frame).
+        method: ``'rrf'`` or ``'interpolate'``.
+        k: RRF's constant (60, as in the paper).
+        weights: interpolation weights, one per system (default: equal).
+        num_results: results kept per query after fusion.
+    """
+
+    def __init__(self, systems: Sequence[pt.Transformer], *, method: Method = "rrf", k: float = 60.0,
+                 weights: Sequence[float] | None = None, num_results: int = 1000):
+        systems = list(systems)
+        if len(systems) < 2:
+            raise ValueError(f"fusion needs at least two systems, got {len(systems)}")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+        if weights is not None and len(weights) != len(systems):
+            raise ValueError(f"{len(weights)} weights for {len(systems)} systems: give one weight per system")
+        if not k > 0:
+            raise ValueError(f"k must be > 0, got {k!r}")
+        self.systems = systems
+        self.method = method
+        self.k = float(k)
+        self.weights = None if weights is None else [float(w) for w in weights]
+        self.num_results = num_results
+
+    def transform(self, queries: pd.DataFrame) -> pd.DataFrame:
+        pt.validate.query_frame(queries)
+        columns = [c for c in queries.columns if c not in ("docno", "docid", "score", "rank")]
+        queries = queries[columns].drop_duplicates("qid")
+        if len(queries) == 0:
+            return queries.assign(docno=pd.Series(dtype=object), score=pd.Series(dtype="float64"),
+                                  rank=pd.Series(dtype="int64"))
+        runs = [system(queries) for system in self.systems]
+        return fuse(runs, queries, method=self.method, k=self.k, weights=self.weights, num_results=self.num_results)
+
+    def __repr__(self) -> str:
+        args = [f"[{', '.join(map(repr, self.systems))}]", f"method={self.method!r}"]
+        if self.method == "rrf" and self.k != 60.0:
+            args.append(f"k={self.k:g}")
+        if self.weights is not None:
+            args.append(f"weights={self.weights!r}")
+        return f"Fusion({', '.join(args)})"
+
+
+def fuse(runs: Sequence[pd.DataFrame], queries: pd.DataFrame, *, method: Method = "rrf", k: float = 60.0,
+         weights: Sequence[float] | None = None, num_results: int = 1000) -> pd.DataFrame:
+    """Fuse result frames (``qid, docno, score``) of the same queries; the queries' columns are kept."""
+    weights = [1.0] * len(runs) if weights is None else list(weights)
+    parts = []
+    for run, weight in zip(runs, weights):
+        if len(run) == 0:
+            continue
+        ranked = rank_results(run[["qid", "docno", "score"]])
+        if method == "rrf":
+            contribution = weight / (k + ranked["rank"].to_numpy(dtype="float64") + 1.0)
+        else:
+            scores = ranked["score"].astype("float64")
+            groups = scores.groupby(ranked["qid"])
+            low, high = groups.transform("min"), groups.transform("max")
+            spread = (high - low).to_numpy()
+            norm = np.where(spread > 0, (scores - low).to_numpy() / np.where(spread > 0, spread, 1.0), 1.0)
+            contribution = weight * norm
+        parts.append(pd.DataFrame({"qid": ranked["qid"], "docno": ranked["docno"], "score": contribution}))
+    if not parts:
+        fused = pd.DataFrame({"qid": pd.Series(dtype=object), "docno": pd.Series(dtype=object),
+                              "score": pd.Series(dtype="float64")})
+    else:
+        fused = pd.concat(parts).groupby(["qid", "docno"], as_index=False, sort=False)["score"].sum()
+    fused = rank_results(fused)
+    fused = fused[fused["rank"] < num_results]
+    return fused.merge(queries, on="qid", how="left")[[*queries.columns, "docno", "score", "rank"]]
+
+
+def tune_interpolation(runs: Sequence[pd.DataFrame], topics: pd.DataFrame, qrels: pd.DataFrame, *,
+                       metric="nDCG@10", grid: Sequence[float] = tuple(np.round(np.arange(0.0, 1.01, 0.05), 2))
+                       ) -> tuple[list[float], float]:
+    """Best interpolation weights for two runs (``[w, 1 - w]`` for ``w`` in ``grid``) on training queries and
+    their qrels; returns ``(weights, metric value)``. Runs are computed once, outside."""
+    import ir_measures
+
+    from transformers_ir._ranking import evaluation_frame
+
+    if len(runs) != 2:
+        raise ValueError("tune_interpolation tunes two runs; fuse more with equal weights or RRF")
+    measure = ir_measures.parse_measure(metric) if isinstance(metric, str) else metric
+    qrels = qrels.rename(columns={"qid": "query_id", "docno": "doc_id", "label": "relevance"})
+    best = ([0.5, 0.5], -1.0)
+    for w in grid:
+        fused = fuse(runs, topics, method="interpolate", weights=[w, 1 - w])
+        frame = evaluation_frame(fused).rename(columns={"qid": "query_id", "docno": "doc_id"})
+        value = ir_measures.calc_aggregate([measure], qrels, frame[["query_id", "doc_id", "score"]])[measure]
+        if value > best[1] + 1e-12:
+            best = ([float(w), float(1 - w)], float(value))
+    return best

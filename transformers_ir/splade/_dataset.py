@@ -1,0 +1,62 @@
+"""SPLADE indexes of a dataset's corpus, built once per (corpus, model weights, settings, engine) and reopened.
+
+Layout under ``<root>/<corpus id>/splade-<model>-<key>/``: ``encodings/`` (the documents' weights, as shards
+of one process, shared by every engine) and one folder per engine. An interrupted build leaves a folder
+without its completion marker, which is detected, removed and rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from transformers_ir import _paths
+from transformers_ir.first_stage._bm25 import _corpus_id, _slug
+from transformers_ir.splade._engines import sparse_index
+from transformers_ir.splade._index import Engine, SparseIndex
+from transformers_ir.splade._model import Splade
+from transformers_ir.splade._shards import encode_shard, read_shards, shards_complete
+from transformers_ir.splade._toks import DEFAULT_SCALE
+
+_log = logging.getLogger(__name__)
+
+
+def corpus_docs(dataset, *, text_field: str = "text") -> Iterator[dict]:
+    """``{docno, text}`` for every document, the dataset's text fields joined (title + body for BEIR)."""
+    fields = dataset.text_fields() if hasattr(dataset, "text_fields") else [text_field]
+    for doc in dataset.get_corpus_iter(verbose=False):
+        text = " ".join(str(doc.get(f) or "") for f in fields).strip()
+        yield {"docno": doc["docno"], text_field: text}
+
+
+def model_key(splade: Splade) -> str:
+    """Short hash of what decides the documents' weights: the doc model's weights and the doc-side settings."""
+    from transformers_ir.caching import weights_hash
+
+    settings = {"weights": weights_hash(splade.model), "pooling": splade.pooling,
+                "doc_max_length": splade.doc_max_length, "doc_top_k": splade.doc_top_k,
+                "threshold": splade.threshold}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def dataset_splade_index(dataset, splade: Splade, *, engine: Engine = "pisa", scale: float = DEFAULT_SCALE,
+                         root: str | Path | None = None, verbose: bool = False) -> SparseIndex:
+    """The SPLADE index of ``dataset``'s corpus for ``splade`` and ``engine``: reopened when built, otherwise
+    encoded (once, shared by the engines) and built."""
+    name = _slug(Path(splade.name).name if splade.name else type(splade.model).__name__)
+    folder = Path(root or _paths.index_dir()) / _slug(_corpus_id(dataset)) / f"splade-{name}-{model_key(splade)}"
+    index = sparse_index(folder / f"{engine}-scale{scale:g}", engine, scale=scale)
+    if index.built():
+        return index
+    if index.incomplete():
+        _log.warning("%s holds an interrupted build (no completion marker): rebuilding it", index.path)
+        shutil.rmtree(index.path)
+    encodings = folder / "encodings"
+    if not shards_complete(encodings):
+        if encodings.exists():
+            shutil.rmtree(encodings)
+        encode_shard(splade, corpus_docs(dataset), encodings, rank=0, world_size=1, verbose=verbose)
+    return index.build(read_shards(encodings), verbose=verbose)
