@@ -33,6 +33,7 @@ CORRECTIONS = ("none", "bonferroni", "sidak", "holm-sidak", "holm", "simes-hochb
                "fdr_tsbh", "fdr_tsbky")
 TESTS = ("t", "wilcoxon")
 CUTOFF_KEY = "%"
+TRAIN_CONFIG_KEY = "train_config"  # a stage's model named by its training config (trained when missing)
 _TOP_KEYS = {"name", "description", "dataset", "evaluation", "systems"}
 _DATASET_KEYS = {"topics", "qrels", "corpus"}
 _EVALUATION_KEYS = {"metrics", "baseline", "correction", "test"}
@@ -44,6 +45,7 @@ class Stage:
     component: str
     params: dict
     cutoff: int | None = None
+    train_config: str | None = None  # path of a training config; its trained model becomes the ``model`` parameter
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,26 @@ class _Lines:
         """The 0-based line of the ``index``-th ``[[systems]]`` header (0 when systems are written inline)."""
         headers = [i for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*systems\s*\]\]", line)]
         return headers[index] if index < len(headers) else 0
+
+
+def _check_train_config(path: Path, value, component, params: dict, fail, start: int) -> str:
+    """``train_config = "train/x.toml"`` names a stage's model by the config that trains it: the component must
+    take ``model`` (and not be given one too), and the config must parse. Returns its path (absolute)."""
+    where = f'{TRAIN_CONFIG_KEY} = "{value}"'
+    if not isinstance(value, str):
+        fail(f"{TRAIN_CONFIG_KEY} must be the path of a training .toml (relative to this file), got {value!r}",
+             TRAIN_CONFIG_KEY, after=start)
+    if "model" not in component.parameters() or "model" in params:
+        fail(f"{TRAIN_CONFIG_KEY} replaces the model parameter: use it on a component with 'model' and drop "
+             f"'model' from the stage", TRAIN_CONFIG_KEY, after=start)
+    config = (path.parent / value).resolve()
+    from transformers_ir.training import parse_training_config
+
+    try:
+        parse_training_config(config)
+    except UsageError as e:
+        fail(f"{where}: {e}", TRAIN_CONFIG_KEY, after=start)
+    return str(config)
 
 
 def parse_pipeline(path: str | Path) -> PipelineSpec:
@@ -175,10 +197,14 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
                      f'"{comp_name}"', after=start)
             if cutoff is not None and (not isinstance(cutoff, int) or isinstance(cutoff, bool) or cutoff < 1):
                 fail(f'"%" must be a positive whole number (the rank cutoff), got {cutoff!r}', '"%"', after=start)
-            for problem in components[comp_name].check_params(params):
+            train_config = params.pop(TRAIN_CONFIG_KEY, None)
+            if train_config is not None:
+                train_config = _check_train_config(path, train_config, components[comp_name], params, fail, start)
+            checked = params if train_config is None else {**params, "model": train_config}
+            for problem in components[comp_name].check_params(checked):
                 bad = next((k for k in params if repr(k) in problem), comp_name)
                 fail(f"{problem}, in system {name!r}", bad, after=start)
-            stages.append(Stage(comp_name, params, cutoff))
+            stages.append(Stage(comp_name, params, cutoff, train_config))
         systems.append(SystemSpec(name, tuple(stages)))
 
     baseline = evaluation.get("baseline")

@@ -10,7 +10,7 @@ import pandas as pd
 import pyterrier as pt
 
 from transformers_ir._errors import TransformersIRError, UsageError
-from transformers_ir._ranking import check_finite, evaluation_frame, rank_results
+from transformers_ir._ranking import check_finite, check_unique, evaluation_frame, rank_results
 from transformers_ir.caching import canonical
 from transformers_ir.data import get_dataset
 from transformers_ir.experiments._cache import StageCaches, default_root, stage_id, stage_label, with_cutoff
@@ -60,10 +60,15 @@ def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path, built: dic
     built = {} if built is None else built
     transformers = []
     for stage in spec.stages:
-        memo = canonical({"component": stage.component, "params": stage.params})
+        memo = canonical({"component": stage.component, "params": stage.params, "train": stage.train_config})
         try:
             if memo not in built:
-                built[memo] = components[stage.component].build(ctx, stage.params)
+                params = stage.params
+                if stage.train_config is not None:  # the model its training config trains, trained when missing
+                    from transformers_ir.training import ensure_trained
+
+                    params = {**params, "model": str(ensure_trained(stage.train_config, verbose=ctx.verbose))}
+                built[memo] = components[stage.component].build(ctx, params)
             transformers.append(built[memo])
         except TransformersIRError:
             raise
@@ -93,6 +98,10 @@ def _load_evaluation_data(spec: PipelineSpec) -> tuple[pd.DataFrame, pd.DataFram
     qrels = get_dataset(spec.qrels).get_qrels()
     if len(qrels) == 0:
         raise PipelineFileError(spec.path, f"the qrels of {spec.qrels!r} are empty: choose a dataset with judgments")
+    unjudged = set(topics["qid"]) - set(qrels["qid"])
+    if unjudged:
+        _log.warning("%d of %d topics of %s have no judgments in %s (e.g. %s): they are not evaluated",
+                     len(unjudged), len(topics), spec.topics, spec.qrels, sorted(unjudged)[:3])
     corpus = get_dataset(spec.corpus)
     _check_qrels_in_corpus(qrels, corpus, spec)
     return topics, qrels, corpus
@@ -145,6 +154,7 @@ def _run_system(system: SystemSpec, transformers: list[pt.Transformer], topics: 
         raise UsageError(f"system {system.name!r} does not produce a ranking (no docno/score columns): its last "
                          f"stage must be a retriever or re-ranker")
     check_finite(frame, f"system {system.name!r}")
+    check_unique(frame, f"system {system.name!r}")
     return SystemRun(system.name, compose(system, transformers), rank_results(frame),
                      sum(t.seconds for t in timings), timings, sparsity(frames, transformers), folders, transformers)
 
@@ -172,8 +182,9 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cac
     frames = [evaluation_frame(r.results) for r in runs]
     common = dict(names=names, eval_metrics=spec.measures, verbose=False)
     baseline = names.index(spec.baseline) if spec.baseline else None
-    table = pt.Experiment(frames, topics, qrels, baseline=baseline, test=spec.test,
-                          correction=None if spec.correction == "none" else spec.correction, **common)
+    # a correction without a baseline makes pt.Experiment raise: there are no tests to correct
+    correction = None if spec.correction == "none" or baseline is None else spec.correction
+    table = pt.Experiment(frames, topics, qrels, baseline=baseline, test=spec.test, correction=correction, **common)
     perquery = pt.Experiment(frames, topics, qrels, perquery=True, **common)
     n_queries = len(topics)
     table["qps"] = [qps(r.seconds, n_queries) for r in runs]

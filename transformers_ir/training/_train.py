@@ -59,9 +59,8 @@ def load_family(spec: TrainingSpec, name: str | None = None):
     """The family object to train (or a trained one, from ``name``), built by its own ``from_pretrained``."""
     cls = family_class(spec.model.family)
     options = dict(spec.model.options)
-    options.setdefault("max_length", spec.train.max_length)
-    if spec.model.family != "splade":
-        options.setdefault("query_max_length", spec.train.query_max_length)
+    options.setdefault("doc_max_length" if spec.model.family == "splade" else "max_length", spec.train.max_length)
+    options.setdefault("query_max_length", spec.train.query_max_length)
     try:
         return cls.from_pretrained(resolve_model(name or spec.model.name), **options)
     except TypeError as e:
@@ -69,7 +68,8 @@ def load_family(spec: TrainingSpec, name: str | None = None):
 
 
 def new_parameters(module: torch.nn.Module, source: str) -> set[str]:
-    """Names of ``module``'s parameters that the source checkpoint does not hold (a new head), matched by suffix."""
+    """Names of ``module``'s parameters that the source checkpoint does not hold (a new head): a parameter is old
+    when one of its dotted suffixes (``parts.model.bert.encoder.x`` -> ``encoder.x``) is a checkpoint key."""
     folder = Path(resolve_model(source))
     keys: set[str] = set()
     for file in folder.glob("*.safetensors"):
@@ -77,9 +77,8 @@ def new_parameters(module: torch.nn.Module, source: str) -> set[str]:
             keys |= set(f.keys())
     if not keys:
         return set()
-    suffixes = {k.split(".", i)[-1] for k in keys for i in range(k.count(".") + 1)}
-    return {n for n, _ in module.named_parameters() if not any(n.endswith(s) and
-                                                                 (n == s or n.endswith("." + s)) for s in suffixes)}
+    return {n for n, _ in module.named_parameters()
+            if not any(n.split(".", i)[-1] in keys for i in range(n.count(".") + 1))}
 
 
 def safe_open(file):
@@ -153,6 +152,8 @@ def _precision(choice: str) -> dict:
         if not torch.cuda.is_available():
             return {}
         return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+    if choice == "bf16" and not torch.cuda.is_available():
+        return {"bf16": True, "use_cpu": True}  # CPU autocast (fast on CPUs with AVX512-BF16 or AMX)
     return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
 
 
