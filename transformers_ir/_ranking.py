@@ -9,6 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from transformers_ir._errors import TransformersIRError
+
+
+class RankingError(TransformersIRError, ValueError):
+    """Scores or rows that cannot be ranked or evaluated correctly (NaN/inf scores, a pair ranked twice)."""
+
 
 def rank_results(results: pd.DataFrame) -> pd.DataFrame:
     """Sort each query's results by score (descending) then docno (ascending) and set ``rank`` from 0."""
@@ -26,10 +32,23 @@ def check_finite(results: pd.DataFrame, source: str) -> None:
     bad = ~np.isfinite(scores)
     if bad.any():
         rows = results.loc[bad, ["qid", "docno"]].head(5).to_dict("records")
-        raise ValueError(f"{source} produced {int(bad.sum())} NaN or infinite scores, e.g. {rows}")
+        raise RankingError(f"{source} produced {int(bad.sum())} NaN or infinite scores, e.g. {rows}: check its "
+                           f"weights (a damaged checkpoint) and precision (fp16 overflows; score in fp32)")
 
 
-def evaluation_frame(results: pd.DataFrame) -> pd.DataFrame:
-    """Results ranked by :func:`rank_results`, with ``score = -rank`` so evaluators cannot re-break ties."""
+def check_unique(results: pd.DataFrame, source: str) -> None:
+    """Refuse a ranking holding the same (qid, docno) twice: evaluators would drop one copy or count it twice,
+    and the positions after it would differ between them."""
+    repeated = results.duplicated(["qid", "docno"])
+    if repeated.any():
+        rows = results.loc[repeated, ["qid", "docno"]].head(5).to_dict("records")
+        raise RankingError(f"{source} ranks {int(repeated.sum())} (qid, docno) pairs more than once, e.g. {rows}: "
+                         f"keep one row per document and query (frame.drop_duplicates(['qid', 'docno']))")
+
+
+def evaluation_frame(results: pd.DataFrame, source: str = "the run") -> pd.DataFrame:
+    """Results ranked by :func:`rank_results`, with ``score = -rank`` so evaluators cannot re-break ties
+    (a (qid, docno) pair ranked twice is refused: :func:`check_unique`)."""
+    check_unique(results, source)
     ranked = rank_results(results)
     return ranked.assign(score=-ranked["rank"].astype("float64"))

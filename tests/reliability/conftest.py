@@ -31,8 +31,8 @@ def cached_cross_encoder(tmp_path_factory, tiny_classifier_path):
 @pytest.fixture(scope="session")
 def splade_index(tmp_path_factory, tiny_mlm_path):
     Splade = needs("transformers_ir.splade", "Splade")
-    SpladeIndex = needs("transformers_ir.splade", "SpladePisaIndex")
+    SpladeIndex = needs("transformers_ir.splade", "PisaSparseIndex")
     splade = Splade.from_pretrained(str(tiny_mlm_path), batch_size=4)
     index = SpladeIndex(tmp_path_factory.mktemp("splade") / "idx")
-    (splade.doc_encoder() >> index.indexer())(__import__("pandas").DataFrame(DOCS))
+    (splade.doc_encoder() >> index.indexer()).index(iter(DOCS))
     return index
