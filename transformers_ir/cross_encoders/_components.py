@@ -19,7 +19,11 @@ PrecisionName = Literal["fp32", "bf16", "fp16"]
 NormaliseName = Literal["sigmoid", "minmax"]
 
 
-def _load(cls, ctx: Context, model: str, **kwargs) -> pt.Transformer:
+def _load(cls, params: dict) -> pt.Transformer:
+    """``cls.from_pretrained`` with a component's parameters (its ``locals()``): ``model`` is looked up relative
+    to the pipeline file first, the other parameters are passed on by name."""
+    kwargs = dict(params)
+    ctx, model = kwargs.pop("ctx"), kwargs.pop("model")
     local = (ctx.base_dir / model).expanduser()
     return cls.from_pretrained(str(local) if local.is_dir() else model, verbose=ctx.verbose, **kwargs)
 
@@ -30,9 +34,7 @@ def _cross_encoder(ctx: Context, *, model: str, precision: PrecisionName | None 
                    normalise: NormaliseName | None = None, num_labels: int | None = None,
                    text_field: str = "text") -> pt.Transformer:
     """Re-rank with any Hugging Face sequence-classification checkpoint (score: its logit, or the log-odds)."""
-    return _load(CrossEncoder, ctx, model, precision=precision, batch_size=batch_size,
-                 query_max_length=query_max_length, doc_max_length=doc_max_length, max_length=max_length,
-                 normalise=normalise, num_labels=num_labels, text_field=text_field)
+    return _load(CrossEncoder, locals())
 
 
 @component("bert-cat")
@@ -41,9 +43,7 @@ def _bert_cat(ctx: Context, *, model: str, backbone: str | None = None, precisio
               max_length: int = 512, normalise: NormaliseName | None = None,
               text_field: str = "text") -> pt.Transformer:
     """Re-rank with BERT_Cat (a (Distil)BERT encoder, CLS vector, one linear layer)."""
-    return _load(BertCat, ctx, model, backbone=backbone, precision=precision, batch_size=batch_size,
-                 query_max_length=query_max_length, doc_max_length=doc_max_length, max_length=max_length,
-                 normalise=normalise, text_field=text_field)
+    return _load(BertCat, locals())
 
 
 @component("rankt5")
@@ -53,9 +53,7 @@ def _rankt5(ctx: Context, *, model: str, backbone: str | None = None,
             max_length: int = 512, normalise: NormaliseName | None = None,
             text_field: str = "text") -> pt.Transformer:
     """Re-rank with a RankT5 encoder (T5 encoder, first token, dense or linear-layernorm-linear head)."""
-    return _load(RankT5Encoder, ctx, model, backbone=backbone, head=head, precision=precision,
-                 batch_size=batch_size, query_max_length=query_max_length, doc_max_length=doc_max_length,
-                 max_length=max_length, normalise=normalise, text_field=text_field)
+    return _load(RankT5Encoder, locals())
 
 
 @component("monot5")
@@ -64,6 +62,4 @@ def _monot5(ctx: Context, *, model: str, backbone: str | None = None, precision:
             max_length: int = 512, normalise: NormaliseName | None = None,
             text_field: str = "text") -> pt.Transformer:
     """Re-rank with monoT5 (score: log P(true) at the first decoder step)."""
-    return _load(MonoT5, ctx, model, backbone=backbone, precision=precision, batch_size=batch_size,
-                 query_max_length=query_max_length, doc_max_length=doc_max_length, max_length=max_length,
-                 normalise=normalise, text_field=text_field)
+    return _load(MonoT5, locals())
