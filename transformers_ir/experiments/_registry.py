@@ -19,6 +19,7 @@ import pyterrier as pt
 COMPONENT_MODULES = [
     "transformers_ir.experiments._components",
     "transformers_ir.cross_encoders._components",
+    "transformers_ir.splade._components",
 ]
 
 

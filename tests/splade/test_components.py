@@ -1,0 +1,55 @@
+"""The SPLADE components of pipeline files: a dataset's index built once and reopened, the scorer, fusion."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import TinyDataset
+from transformers_ir.experiments import registry
+from transformers_ir.experiments._registry import Context
+from transformers_ir.splade import Splade
+from transformers_ir.splade._dataset import dataset_splade_index
+
+
+def test_dataset_index_is_built_once_and_reopened(tmp_path, splade):
+    dataset = TinyDataset()
+    index = dataset_splade_index(dataset, splade, root=tmp_path)
+    built_at = index.metadata["build_seconds"], (index.path / "transformers_ir.json").stat().st_mtime_ns
+    again = dataset_splade_index(dataset, splade, root=tmp_path)
+    assert again == index and (again.path / "transformers_ir.json").stat().st_mtime_ns == built_at[1]
+    exact = dataset_splade_index(dataset, splade, engine="exact", root=tmp_path)
+    assert exact.path.parent == index.path.parent  # one encoding of the corpus, shared by the engines
+    assert len(list(index.path.parent.glob("encodings/shard-*"))) == 1
+
+
+def test_dataset_index_rebuilds_an_interrupted_build(tmp_path, splade, caplog):
+    dataset = TinyDataset()
+    index = dataset_splade_index(dataset, splade, root=tmp_path)
+    (index.path / "transformers_ir.json").unlink()  # as if killed before the marker was written
+    again = dataset_splade_index(dataset, splade, root=tmp_path)
+    assert again.built() and again.num_docs() == len(dataset.docs) and "interrupted" in caplog.text
+
+
+def test_other_weights_get_another_index(tmp_path, tiny_mlm_path, splade):
+    other = Splade.from_pretrained(str(tiny_mlm_path), batch_size=3, query_max_length=16, doc_max_length=24)
+    other.model.get_output_embeddings().bias.data += 1.0
+    a = dataset_splade_index(TinyDataset(), splade, root=tmp_path)
+    b = dataset_splade_index(TinyDataset(), other, root=tmp_path)
+    assert a.path != b.path
+
+
+def test_components_build_working_systems(tmp_path, monkeypatch, tiny_mlm_path):
+    monkeypatch.setenv("TRANSFORMERS_IR_HOME", str(tmp_path))
+    components = registry()
+    ctx = Context(dataset=TinyDataset())
+    params = {"model": str(tiny_mlm_path), "batch_size": 3, "doc_max_length": 24, "query_max_length": 16}
+    retrieval = components["splade"].build(ctx, dict(params, num_results=5))
+    topics = TinyDataset().get_topics()
+    results = retrieval(topics)
+    assert set(results["qid"]) == set(topics["qid"]) and results.groupby("qid").size().max() <= 5
+    rescored = components["splade-scorer"].build(ctx, params)(results.drop(columns=["query_toks"]))
+    assert sorted(rescored["docno"]) == sorted(results["docno"])
+    ctx.systems.update(a=retrieval, b=retrieval % 2)
+    fused = components["fusion"].build(ctx, {"systems": ["a", "b"]})(topics)
+    assert set(fused["qid"]) == set(topics["qid"])
+    with pytest.raises(ValueError, match="not defined above"):
+        components["fusion"].build(ctx, {"systems": ["a", "nope"]})
