@@ -6,7 +6,7 @@ import pandas as pd
 import pyterrier as pt
 import pytest
 import torch
-from conftest import ARCHITECTURES
+from .conftest import ARCHITECTURES
 
 from transformers_ir.cross_encoders import BertCat, CrossEncoder, MonoT5, RankT5Encoder
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TinyDataset
+from .conftest import TinyDataset
 from transformers_ir.experiments import registry
 from transformers_ir.experiments._registry import Context
 from transformers_ir.splade import Splade

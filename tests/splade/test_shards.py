@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import DOCS
+from .conftest import DOCS
 from transformers_ir.splade import encode_shard, launcher_rank, read_shards, shards_complete, sparse_index
 
 WORKER = textwrap.dedent("""
