@@ -4,8 +4,9 @@
 Precisions:
 
 * ``'fp32'``: the exact mode, default on CPU.
-* ``'bf16'``: autocast to bfloat16 where the device computes it natively (CUDA with bf16 support; a CPU with
-  AVX512-BF16 or AMX). Default on CUDA. Elsewhere a warning and fp32.
+* ``'bf16'``: bfloat16 where the device computes it natively (CUDA with bf16 support; a CPU with AVX512-BF16
+  or AMX). Default on CUDA. Elsewhere a warning and fp32. On a CPU, inference is fastest on a bf16 copy of the
+  weights (:class:`LowPrecisionCopy`): CPU autocast re-casts activations around every fp32 op.
 * ``'fp16'``: autocast to float16, CUDA only (a warning and fp32 elsewhere).
 
 Scores and losses stay fp32 whatever the precision: callers cast the model's output with ``.float()``.
@@ -103,11 +104,6 @@ class LowPrecisionCopy:
         return self._copy
 
 
-def is_out_of_memory(error: BaseException) -> bool:
-    """True for a device out-of-memory error (the kind a smaller batch can avoid)."""
-    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
-
-
 __all__ = [
     "PRECISIONS",
     "LowPrecisionCopy",
@@ -116,7 +112,6 @@ __all__ = [
     "cpu_has_native_bf16",
     "default_precision",
     "infer_device",
-    "is_out_of_memory",
     "resolve_precision",
     "supports",
 ]

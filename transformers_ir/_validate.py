@@ -21,6 +21,16 @@ def require_columns(inp: pd.DataFrame, columns: Sequence[str], hint: str) -> Non
         raise input_error(f"column(s) {missing} missing: {hint}", missing)
 
 
+def refuse_missing_queries(topics: pd.DataFrame) -> None:
+    """A query that is None/NaN is a data error for a first stage (it cannot retrieve for nothing): say which."""
+    missing = topics["query"].isna()
+    if missing.any():
+        raise ValueError(
+            f"{int(missing.sum())} queries are missing (None/NaN), qids {topics.loc[missing, 'qid'].head(5).tolist()}"
+            f": fill them or drop those rows (topics.dropna(subset=['query']))"
+        )
+
+
 def texts_for_model(texts) -> list[str]:
     """Strings a tokenizer accepts: None/NaN become '', other values ``str``, lone surrogates (invalid Unicode
     that tokenizers refuse with a ``TypeError``) become "?"."""

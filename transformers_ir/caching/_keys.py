@@ -117,14 +117,26 @@ def cache_key(transformer: pt.Transformer) -> dict | None:
     key = {"class": _class_name(transformer), "repr": text}
     if functions:
         key["functions"] = functions
-    weights = {name: weights_hash(module) for name, module in _modules(transformer).items()}
+    weights, tokenizers = {}, {}
+    for owner, obj in _holders(transformer):
+        weights.update({owner + name: weights_hash(module) for name, module in _modules(obj).items()})
+        tokenizers.update({owner + name: tokenizer_hash(value) for name, value in sorted(vars(obj).items())
+                           if _is_tokenizer(value)})
     if weights:
         key["weights"] = weights
-    tokenizers = {name: tokenizer_hash(value) for name, value in sorted(vars(transformer).items())
-                  if _is_tokenizer(value)}
     if tokenizers:
         key["tokenizers"] = tokenizers
     return key
+
+
+def _holders(transformer) -> list[tuple[str, Any]]:
+    """The transformer and the plain objects it keeps (e.g. a stage's model family: ``splade.model``)."""
+    found = [("", transformer)]
+    for name, value in sorted(vars(transformer).items()):
+        if (hasattr(value, "__dict__") and not isinstance(value, (pt.Transformer, type)) and not _is_tokenizer(value)
+                and not hasattr(value, "state_dict") and _modules(value)):
+            found.append((f"{name}.", value))
+    return found
 
 
 def _functions(transformer) -> dict[str, str] | None:

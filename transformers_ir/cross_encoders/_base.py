@@ -1,6 +1,6 @@
 """What every re-ranker shares: validation, streaming in length-sorted batches, precision, normalisation,
 ranking, saving. An architecture only says how a pair is laid out (:meth:`Reranker._layout`) and how a padded
-batch becomes scores (:meth:`Reranker.score_features`)."""
+batch becomes scores (:meth:`Reranker._score`)."""
 from __future__ import annotations
 
 import inspect
@@ -31,13 +31,13 @@ CHUNK_BATCHES = 32
 class Reranker(pt.Transformer):
     """Base class of the cross-encoder re-rankers (not used directly).
 
-    Subclasses set :attr:`SCORE_KIND` and :attr:`ARCHITECTURE`, and implement :meth:`_layout` and
-    :meth:`score_features`.
+    Subclasses set :attr:`SCORE_KIND` and :attr:`ARCHITECTURE`, and implement :meth:`_score` (and
+    :meth:`_layout` when the pair is not laid out by the tokenizer's own template).
     """
 
     #: What a raw score means: ``'logit'`` (a real number, sigmoid gives the model's probability for classifiers
     #: trained pointwise) or ``'log-probability'`` (log P(relevant)).
-    SCORE_KIND: ClassVar[str] = "logit"
+    SCORE_KIND: ClassVar[ScoreKind] = "logit"
     ARCHITECTURE: ClassVar[str] = ""
 
     def __init__(self, model: torch.nn.Module, tokenizer, *, batch_size: int = 32, text_field: str = "text",
@@ -62,10 +62,10 @@ class Reranker(pt.Transformer):
         self.verbose = verbose
         self._prepare()
         self._pair_layout = self._layout()
-        if query_max_length < 1 or query_max_length + self._pair_layout.num_constant >= max_length:
+        if query_max_length < 1 or query_max_length + self._pair_layout.num_constant >= self.max_length:
             raise ValueError(
                 f"query_max_length={query_max_length} leaves no room for the document within max_length="
-                f"{max_length} ({self._pair_layout.num_constant} tokens go to the template): lower it"
+                f"{self.max_length} ({self._pair_layout.num_constant} tokens go to the template): lower it"
             )
         self._with_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self._source: str | None = None  # the name given to from_pretrained, for __repr__ and equality

@@ -6,11 +6,12 @@ a stage served from a disk cache carries the seconds the lookup took, with the r
 read from the cache, so a second run of a pipeline file shows it scored nothing.
 
 Sparsity comes from the frames (``query_toks``: terms per query; ``toks``: terms per document) and from any
-transformer of the system that offers ``sparsity_stats() -> {"query_nnz": ..., "doc_nnz": ...}`` (an index
-knows its documents' non-zeros without them passing through the pipeline).
+transformer of the system that offers ``sparsity_stats(frames=None) -> {"query_nnz": ..., "doc_nnz": ...}``
+(an index knows its documents' non-zeros without them passing through the pipeline).
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -75,6 +76,7 @@ def sparsity(frames: list[pd.DataFrame], pipelines: list) -> dict:
     for pipeline in pipelines:  # an index's figure covers the whole corpus, not the retrieved documents only
         for part in pipeline_parts(pipeline):
             hook = getattr(part, "sparsity_stats", None)
-            if callable(hook):
-                stats.update({k: float(v) for k, v in (hook() or {}).items() if v is not None})
+            if callable(hook):  # given the frames: results read from a cache never passed through the retriever
+                figures = hook(frames) if inspect.signature(hook).parameters else hook()
+                stats.update({k: float(v) for k, v in (figures or {}).items() if v is not None})
     return stats

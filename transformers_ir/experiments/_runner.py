@@ -190,7 +190,7 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cac
     table["qps"] = [qps(r.seconds, n_queries) for r in runs]
     table["ms/query"] = [1000 * r.seconds / n_queries for r in runs]
     table["stages"] = ["; ".join(t.describe(n_queries) for t in r.stages) for r in runs]
-    for column in ("query_nnz", "doc_nnz"):
+    for column in ("query_nnz", "doc_nnz", "flops"):
         if any(column in r.sparsity for r in runs):
             table[column] = [r.sparsity.get(column) for r in runs]
     return ExperimentResult(spec, topics, qrels, runs, table, perquery)

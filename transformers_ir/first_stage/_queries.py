@@ -12,6 +12,8 @@ from collections.abc import Callable
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir._validate import refuse_missing_queries
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")  # control characters other than tab and newlines
 # Characters Terrier's query parser gives meaning to (quotes, field:term, ^boost, +/- requirements, groups, ...).
 _QUERY_SYNTAX = re.compile(r"[^\w\s]+")
@@ -37,12 +39,7 @@ def check_queries(topics: pd.DataFrame) -> None:
             f"qid column holds {topics['qid'].map(lambda q: type(q).__name__).iloc[0]} values, not str (qrels use "
             f"str qids, so nothing would match): convert with topics.astype({{'qid': str}})"
         )
-    missing = topics["query"].isna()
-    if missing.any():
-        raise ValueError(
-            f"{int(missing.sum())} queries are missing (None/NaN), qids {topics.loc[missing, 'qid'].head(5).tolist()}"
-            f": fill them or drop those rows (topics.dropna(subset=['query']))"
-        )
+    refuse_missing_queries(topics)
     repeated = topics["qid"].duplicated()
     if repeated.any():
         raise ValueError(

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from transformers_ir._validate import texts_for_model
+from transformers_ir._validate import max_positions, texts_for_model
 from transformers_ir.models import resolve_model
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
 from transformers_ir.splade._token_weights import TokenWeights
@@ -131,8 +131,11 @@ class Splade:
                 raise ValueError(f"{key} must be a positive int or None (keep all terms), got {value!r}")
         if not isinstance(threshold, (int, float)) or not threshold >= 0:
             raise ValueError(f"threshold must be a number >= 0, got {threshold!r}")
-        self.query_max_length = query_max_length
-        self.doc_max_length = doc_max_length
+        # a model with learned positions takes no longer input (as the cross-encoders, lengths are capped)
+        limit = min(filter(None, (max_positions(m) for m in (model, query_model) if isinstance(m, nn.Module))),
+                    default=None)
+        self.query_max_length = min(query_max_length, limit or query_max_length)
+        self.doc_max_length = min(doc_max_length, limit or doc_max_length)
         self.query_top_k = query_top_k
         self.doc_top_k = doc_top_k
         self.threshold = float(threshold)

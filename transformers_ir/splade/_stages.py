@@ -10,7 +10,7 @@ import pyterrier as pt
 import scipy.sparse as sp
 
 from transformers_ir._ranking import rank_results
-from transformers_ir._validate import input_error
+from transformers_ir._validate import input_error, refuse_missing_queries
 from transformers_ir.splade._model import Splade
 from transformers_ir.splade._toks import toks_matrix
 
@@ -42,6 +42,7 @@ class SpladeEncoder(pt.Transformer):
     def _validate(self, inp: pd.DataFrame) -> None:
         if self.rep == "query":
             pt.validate.query_frame(inp, extra_columns=["query"])
+            refuse_missing_queries(inp)
         elif self.text_field not in inp.columns:
             raise input_error(f"column {self.text_field!r} missing (columns: {list(inp.columns)}): add the documents' "
                               f"text first, e.g. transformers_ir.data.text_loader(dataset), or give "
