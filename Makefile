@@ -43,7 +43,11 @@ prepare: install
 	$(BIN)/transformers-ir prepare
 
 # Speed and memory goals: each script runs ours and the peer side by side and prints the ratio (last line JSON).
+# pyterrier-splade is a peer of bench/splade_encode.py only (CC BY-NC-SA): never a dependency of the package.
+BENCH_PEERS := pyterrier-splade==0.1.0
+
 bench: install-dev prepare
+	$(PIP) install -q --no-deps $(BENCH_PEERS)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean-cache:

@@ -1,4 +1,5 @@
 """SPLADE learned-sparse first stage: the model family, its encoders and scorer, inverted indexes, scale-out."""
+from transformers_ir.splade._dataset import dataset_splade_index
 from transformers_ir.splade._engines import (
     ExactSparseIndex,
     PisaSparseIndex,
@@ -28,6 +29,7 @@ __all__ = [
     "SpladeScorer",
     "TerrierSparseIndex",
     "TokenWeights",
+    "dataset_splade_index",
     "encode_shard",
     "infer_device",
     "launcher_rank",

@@ -30,51 +30,56 @@ def splade_pool(logits: torch.Tensor, attention_mask: torch.Tensor, pooling: Poo
     return activations.sum(dim=1)
 
 
-def _chunked_logits(hidden: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None, chunk: int):
-    """Yield ``[rows, vocab]`` logit blocks of one text's ``[tokens, hidden]`` states, re-using one buffer."""
-    buffer = torch.empty(min(chunk, hidden.shape[0]), weight_t.shape[1], dtype=weight_t.dtype, device=hidden.device)
-    for start in range(0, hidden.shape[0], chunk):
-        rows = hidden[start:start + chunk]
-        out = buffer[: rows.shape[0]]
-        if bias is None:
-            yield torch.mm(rows, weight_t, out=out)
-        else:
-            yield torch.addmm(bias, rows, weight_t, out=out)
+def _token_blocks(hidden: torch.Tensor, attention_mask: torch.Tensor, weight: torch.Tensor,
+                  bias: torch.Tensor | None, chunk: int):
+    """Logits of the batch's real tokens, ``chunk`` rows at a time, in one reused buffer: yields
+    ``(text, block)`` for every (text, block) overlap, ``block`` being that text's ``[tokens, vocab]`` logits.
 
-
-def _real_tokens(hidden: torch.Tensor, attention_mask: torch.Tensor):
-    """Each row's ``[tokens, hidden]`` states of its non-padding tokens (either padding side)."""
+    The real tokens of all texts are stacked first (padding dropped, either padding side), so the projection runs
+    as few large matrix products (about a quarter faster on CPU than one text at a time) whatever the lengths.
+    """
     mask = attention_mask.bool()
-    full = mask.all(dim=1).tolist()
-    for row in range(hidden.shape[0]):
-        yield row, hidden[row] if full[row] else hidden[row][mask[row]]
+    states = hidden[mask]  # [tokens, hidden], text by text
+    ends = mask.sum(dim=1).cumsum(0).tolist()
+    weight_t = weight.t()
+    buffer = torch.empty(min(chunk, states.shape[0]), weight.shape[0], dtype=weight.dtype, device=hidden.device)
+    text = 0
+    for start in range(0, states.shape[0], chunk):
+        rows = states[start:start + chunk]
+        block = buffer[: rows.shape[0]]
+        if bias is None:
+            torch.mm(rows, weight_t, out=block)
+        else:
+            torch.addmm(bias, rows, weight_t, out=block)
+        stop = start + rows.shape[0]
+        while text < len(ends) and ends[text] <= start:
+            text += 1
+        first = text
+        while first < len(ends):
+            begin = ends[first - 1] if first else 0
+            yield first, block[max(begin, start) - start:min(ends[first], stop) - start]
+            if ends[first] > stop:
+                break
+            first += 1
 
 
 def fused_max_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, weight: torch.Tensor,
-                   bias: torch.Tensor | None, *, chunk: int = 128) -> torch.Tensor:
+                   bias: torch.Tensor | None, *, chunk: int = 512) -> torch.Tensor:
     """Max pooling from the states before the vocabulary projection (``[batch, length, hidden]``; ``weight`` is
     ``[vocab, hidden]``). Equal to :func:`splade_pool` over the projected logits."""
-    weight_t = weight.t()
-    out = torch.zeros(hidden.shape[0], weight.shape[0], dtype=weight.dtype, device=hidden.device)
-    for row, states in _real_tokens(hidden, attention_mask):
-        if states.shape[0] == 0:
-            continue
-        best = out[row]
-        best.fill_(-torch.inf)
-        for block in _chunked_logits(states, weight_t, None, chunk):
-            torch.maximum(best, block.amax(dim=0), out=best)
-        if bias is not None:
-            best += bias
-        best.relu_().log1p_()
-    return out
+    out = torch.full((hidden.shape[0], weight.shape[0]), -torch.inf, dtype=weight.dtype, device=hidden.device)
+    for text, block in _token_blocks(hidden, attention_mask, weight, None, chunk):
+        if block.shape[0]:
+            torch.maximum(out[text], block.amax(dim=0), out=out[text])
+    if bias is not None:
+        out += bias
+    return out.relu_().log1p_()  # a text without tokens stays -inf: relu makes it 0
 
 
 def fused_sum_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, weight: torch.Tensor,
-                   bias: torch.Tensor | None, *, chunk: int = 128) -> torch.Tensor:
+                   bias: torch.Tensor | None, *, chunk: int = 512) -> torch.Tensor:
     """Sum pooling from the states before the vocabulary projection; see :func:`fused_max_pool`."""
-    weight_t = weight.t()
     out = torch.zeros(hidden.shape[0], weight.shape[0], dtype=weight.dtype, device=hidden.device)
-    for row, states in _real_tokens(hidden, attention_mask):
-        for block in _chunked_logits(states, weight_t, bias, chunk):
-            out[row] += block.relu_().log1p_().sum(dim=0)
+    for text, block in _token_blocks(hidden, attention_mask, weight, bias, chunk):
+        out[text] += block.relu_().log1p_().sum(dim=0)
     return out

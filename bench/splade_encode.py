@@ -1,0 +1,116 @@
+"""SPLADE document encoding: ours against sentence-transformers' ``SparseEncoder`` and pyterrier-splade's ``Splade``.
+
+All three encode the same SciFact documents (text = title + abstract, 256 tokens) with the same model (SPLADE-tiny
+by default, max pooling) into what each hands a PyTerrier user: ours and pyterrier-splade ``{term: weight}`` dicts
+through their ``doc_encoder()`` transformers (pyterrier-splade's weights are its integer impacts), the
+sentence-transformers peer a sparse tensor from ``encode`` (no dicts: the conversion would only slow it). Runs
+alternate slice by slice (ours, peers, ours, ...) so a busy shared CPU slows every system alike.
+
+Agreement: the float weights of every (document, term) — ours from ``Splade.encode``, the peers unscaled
+(``SparseEncoder.encode``; pyterrier-splade's ``encode(format='np')``) — and the max abs difference over all.
+
+pyterrier-splade is a benchmark peer only (CC BY-NC-SA): ``make bench`` installs it, the package never depends on it.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/splade_encode.py --docs 2000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from transformers_ir.data import get_dataset  # noqa: E402
+from transformers_ir.models import resolve_model  # noqa: E402
+from transformers_ir.splade import Splade  # noqa: E402
+
+
+def documents(n: int) -> pd.DataFrame:
+    docs = pd.DataFrame(get_dataset("irds:beir/scifact/test").get_corpus_iter(verbose=False)).head(n)
+    text = (docs["title"].fillna("") + " " + docs["text"].fillna("")).str.strip()
+    return pd.DataFrame({"docno": docs["docno"], "text": text})
+
+
+def peers(path: str, max_length: int, batch_size: int) -> dict:
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.sparse_encoder.models import MLMTransformer, SpladePooling
+
+    encoders = {}
+    st = SparseEncoder(modules=[MLMTransformer(path, max_seq_length=max_length),
+                                SpladePooling(pooling_strategy="max")], device="cpu")
+    encoders["sentence-transformers"] = (
+        lambda frame: st.encode(frame["text"].tolist(), batch_size=batch_size, convert_to_sparse_tensor=True),
+        lambda texts: st.encode(texts, batch_size=batch_size, convert_to_tensor=True).to_dense().numpy())
+    try:
+        import pyterrier_splade
+    except ImportError:
+        warnings.warn("pyterrier-splade is not installed (make bench installs it): it is left out", stacklevel=1)
+        return encoders
+    pts = pyterrier_splade.Splade(path, max_length=max_length, device="cpu")
+    pts_encoder = pts.doc_encoder(batch_size=batch_size)
+    encoders["pyterrier-splade"] = (
+        pts_encoder,
+        lambda texts: np.stack([v for i in range(0, len(texts), batch_size)
+                                for v in pts.encode(texts[i:i + batch_size], rep="d", format="np")]))
+    return encoders
+
+
+def max_abs_diff(ours: Splade, reference, texts: list[str]) -> float:
+    mine = ours.encode(texts, "doc").toarray()
+    theirs = reference(texts).astype(np.float32)
+    return float(np.abs(mine - theirs).max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="splade-tiny")
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--slices", type=int, default=4, help="alternate the systems over this many slices")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    torch.manual_seed(0)
+    path = resolve_model(args.model)
+    frame = documents(args.docs)
+    ours = Splade.from_pretrained(args.model, doc_max_length=args.max_length, batch_size=args.batch_size,
+                                  device="cpu")
+    systems = {"ours": ours.doc_encoder()}
+    references = {}
+    for name, (encode, reference) in peers(path, args.max_length, args.batch_size).items():
+        systems[name] = encode
+        references[name] = reference
+    seconds = dict.fromkeys(systems, 0.0)
+    for name, system in systems.items():  # warm-up: first calls allocate and load lazily
+        system(frame.head(args.batch_size))
+    for part in np.array_split(np.arange(len(frame)), args.slices):
+        piece = frame.iloc[part]
+        for name, system in systems.items():
+            start = time.perf_counter()
+            system(piece)
+            seconds[name] += time.perf_counter() - start
+    rates = {name: len(frame) / s for name, s in seconds.items()}
+    sample = frame["text"].head(256).tolist()
+    diffs = {name: max_abs_diff(ours, reference, sample) for name, reference in references.items()}
+    print(f"{args.model}: {len(frame)} SciFact documents, {args.max_length} tokens, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} threads, {args.slices} alternating slices")
+    for name, rate in rates.items():
+        extra = "" if name == "ours" else (f"  ours/this {rates['ours'] / rate:.2f}x  max abs weight diff "
+                                           f"{diffs[name]:.2e} (first {len(sample)} docs)")
+        print(f"{name:>22}: {rate:8.1f} docs/s{extra}")
+    best = max((n for n in rates if n != "ours"), key=rates.get)
+    print(json.dumps({"ours_docs_per_s": round(rates["ours"], 2), "best_peer": best,
+                      "best_peer_docs_per_s": round(rates[best], 2), "ratio": round(rates["ours"] / rates[best], 3),
+                      "max_abs_diff": float(f"{max(diffs.values()):.3g}")}))
+
+
+if __name__ == "__main__":
+    main()
