@@ -53,3 +53,26 @@ def test_components_build_working_systems(tmp_path, monkeypatch, tiny_mlm_path):
     assert set(fused["qid"]) == set(topics["qid"])
     with pytest.raises(ValueError, match="not defined above"):
         components["fusion"].build(ctx, {"systems": ["a", "nope"]})
+
+
+def test_scorer_reads_the_weights_an_index_build_stored(tmp_path, splade, monkeypatch):
+    """Re-scoring a dataset whose SPLADE index is built encodes no document again, with the same scores."""
+    from transformers_ir.data import text_loader
+    from transformers_ir.splade import dataset_doc_weights
+
+    dataset = TinyDataset()
+    assert dataset_doc_weights(dataset, splade, root=tmp_path) is None  # nothing encoded yet
+    index = dataset_splade_index(dataset, splade, root=tmp_path)
+    results = (splade.query_encoder() >> index.retriever(num_results=5))(dataset.get_topics()).drop(
+        columns=["query_toks"])
+    encoded = splade.scorer(text_loader=text_loader(dataset))(results)
+    stored = dataset_doc_weights(dataset, splade, root=tmp_path)
+    calls = []
+    encode = splade.encode
+    monkeypatch.setattr(splade, "encode", lambda texts, rep="doc", **kw: calls.append(rep) or encode(texts, rep, **kw))
+    read = splade.scorer(text_loader=text_loader(dataset), doc_weights=stored)(results)
+    assert calls == ["query"], "only the queries are encoded"
+    assert read[["qid", "docno", "rank"]].equals(encoded[["qid", "docno", "rank"]])
+    assert read["score"].to_numpy() == pytest.approx(encoded["score"].to_numpy(), abs=1e-6)
+    unknown = results.assign(docno="not-in-the-corpus").head(1)  # not stored: encoded from its text instead
+    assert stored.rows(unknown["docno"]) is None

@@ -1,5 +1,5 @@
 """SPLADE learned-sparse first stage: the model family, its encoders and scorer, inverted indexes, scale-out."""
-from transformers_ir.splade._dataset import dataset_splade_index
+from transformers_ir.splade._dataset import StoredDocWeights, dataset_doc_weights, dataset_splade_index
 from transformers_ir.splade._engines import (
     ExactSparseIndex,
     PisaSparseIndex,
@@ -27,8 +27,10 @@ __all__ = [
     "Splade",
     "SpladeEncoder",
     "SpladeScorer",
+    "StoredDocWeights",
     "TerrierSparseIndex",
     "TokenWeights",
+    "dataset_doc_weights",
     "dataset_splade_index",
     "encode_shard",
     "infer_device",

@@ -9,7 +9,7 @@ import pyterrier as pt
 from transformers_ir.data import text_loader
 from transformers_ir.experiments._registry import Context, component
 from transformers_ir.first_stage._fusion import Fusion
-from transformers_ir.splade._dataset import dataset_splade_index
+from transformers_ir.splade._dataset import dataset_doc_weights, dataset_splade_index
 from transformers_ir.splade._model import Splade
 from transformers_ir.splade._toks import DEFAULT_SCALE
 
@@ -40,9 +40,10 @@ def _splade_scorer(ctx: Context, *, model: str = "splade-tiny", pooling: Literal
                    query_max_length: int | None = None, doc_max_length: int | None = None,
                    query_top_k: int | None = None, doc_top_k: int | None = None, threshold: float | None = None,
                    batch_size: int = 32) -> pt.Transformer:
-    """Re-rank by SPLADE's sparse dot product (document text fetched from the dataset when missing)."""
+    """Re-rank by SPLADE's sparse dot product (document weights stored by the corpus's SPLADE index when built,
+    else encoded from the text, fetched from the dataset when missing)."""
     splade = _load(model, pooling, query_max_length, doc_max_length, query_top_k, doc_top_k, threshold, batch_size)
-    return splade.scorer(text_loader=text_loader(ctx.dataset))
+    return splade.scorer(text_loader=text_loader(ctx.dataset), doc_weights=dataset_doc_weights(ctx.dataset, splade))
 
 
 @component("fusion")

@@ -13,12 +13,15 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
+import scipy.sparse as sp
+
 from transformers_ir import _paths
 from transformers_ir.first_stage._bm25 import _corpus_id, _slug
 from transformers_ir.splade._engines import sparse_index
 from transformers_ir.splade._index import Engine, SparseIndex
 from transformers_ir.splade._model import Splade
-from transformers_ir.splade._shards import encode_shard, read_shards, shards_complete
+from transformers_ir.splade._shards import encode_shard, read_shards, shard_matrix, shards_complete
 from transformers_ir.splade._toks import DEFAULT_SCALE
 
 _log = logging.getLogger(__name__)
@@ -42,12 +45,44 @@ def model_key(splade: Splade) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _folder(dataset, splade: Splade, root: str | Path | None) -> Path:
+    name = _slug(Path(splade.name).name if splade.name else type(splade.model).__name__)
+    return Path(root or _paths.index_dir()) / _slug(_corpus_id(dataset)) / f"splade-{name}-{model_key(splade)}"
+
+
+class StoredDocWeights:
+    """The corpus's document weights encoded for an index (same model weights and document settings), read back
+    by docno: a re-scorer then encodes nothing. Loaded on first use."""
+
+    def __init__(self, encodings: Path):
+        self.encodings = encodings
+        self._rows: tuple[pd.Index, sp.csr_matrix] | None = None
+
+    def rows(self, docnos) -> sp.csr_matrix | None:
+        """The weights of ``docnos`` (CSR rows over the model's vocabulary), or None when one is not stored."""
+        if self._rows is None:
+            stored, matrix, _ = shard_matrix(self.encodings)
+            self._rows = pd.Index(stored), matrix
+        index, matrix = self._rows
+        found = index.get_indexer(pd.Index(docnos))
+        return None if (found < 0).any() else matrix[found]
+
+    def __repr__(self) -> str:
+        return f"StoredDocWeights({str(self.encodings)!r})"
+
+
+def dataset_doc_weights(dataset, splade: Splade, *, root: str | Path | None = None) -> StoredDocWeights | None:
+    """The document weights of ``dataset``'s corpus for ``splade``, when an index build has encoded them (see
+    :func:`dataset_splade_index`); None otherwise."""
+    encodings = _folder(dataset, splade, root) / "encodings"
+    return StoredDocWeights(encodings) if shards_complete(encodings) else None
+
+
 def dataset_splade_index(dataset, splade: Splade, *, engine: Engine = "pisa", scale: float = DEFAULT_SCALE,
                          root: str | Path | None = None, verbose: bool = False) -> SparseIndex:
     """The SPLADE index of ``dataset``'s corpus for ``splade`` and ``engine``: reopened when built, otherwise
     encoded (once, shared by the engines) and built."""
-    name = _slug(Path(splade.name).name if splade.name else type(splade.model).__name__)
-    folder = Path(root or _paths.index_dir()) / _slug(_corpus_id(dataset)) / f"splade-{name}-{model_key(splade)}"
+    folder = _folder(dataset, splade, root)
     index = sparse_index(folder / f"{engine}-scale{scale:g}", engine, scale=scale)
     if index.built():
         return index

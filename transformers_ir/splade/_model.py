@@ -308,15 +308,17 @@ class Splade:
 
         return SpladeEncoder(self, rep="doc", text_field=text_field, batch_size=batch_size, verbose=verbose)
 
-    def scorer(self, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
+    def scorer(self, *, text_field: str = "text", text_loader: pt.Transformer | None = None, doc_weights=None,
                batch_size: int | None = None, verbose: bool | None = None) -> pt.Transformer:
         """Re-ranks a result frame by the sparse dot product of query and document weights. Document text comes
         from ``text_field``, fetched with ``text_loader`` (e.g. ``transformers_ir.data.text_loader(dataset)``)
-        when the frame lacks it; ``query_toks`` / ``toks`` already in the frame are used as they are."""
+        when the frame lacks it; ``query_toks`` / ``toks`` already in the frame are used as they are.
+        ``doc_weights`` (e.g. :func:`transformers_ir.splade.dataset_doc_weights`) gives the documents' stored
+        weights, so that documents an index build encoded are not encoded again."""
         from transformers_ir.splade._stages import SpladeScorer
 
-        return SpladeScorer(self, text_field=text_field, text_loader=text_loader, batch_size=batch_size,
-                            verbose=verbose)
+        return SpladeScorer(self, text_field=text_field, text_loader=text_loader, doc_weights=doc_weights,
+                            batch_size=batch_size, verbose=verbose)
 
     # ---------------------------------------------------------------- identity
     def cache_key(self, rep: Rep | None = None) -> dict:

@@ -87,8 +87,8 @@ def _my_blocks(docs: Iterable[dict], rank: int, world_size: int, block_size: int
         yield block
 
 
-def read_shards(out_dir: str | Path) -> Iterator[dict]:
-    """``{docno, toks}`` for every document of a complete set of shards, in the corpus's order.
+def _shard_blocks(out_dir: str | Path) -> Iterator[tuple[list[str], sp.csr_matrix, np.ndarray]]:
+    """``(docnos, weights, vocabulary)`` block by block from a complete set of shards, in the corpus's order.
 
     Refuses (naming the missing ranks) a set where a process has not finished or whose shards disagree.
     """
@@ -117,8 +117,26 @@ def read_shards(out_dir: str | Path) -> Iterator[dict]:
             with np.load(folder / f"block-{k:07d}.npz") as part:
                 matrix = sp.csr_matrix((part["data"], part["indices"], part["indptr"]), shape=tuple(part["shape"]))
                 docnos = part["docnos"].tolist()
-            for docno, toks in zip(docnos, csr_to_toks(matrix, vocab)):
-                yield {"docno": docno, "toks": toks}
+            yield docnos, matrix, vocab
+
+
+def read_shards(out_dir: str | Path) -> Iterator[dict]:
+    """``{docno, toks}`` for every document of a complete set of shards, in the corpus's order.
+
+    Refuses (naming the missing ranks) a set where a process has not finished or whose shards disagree.
+    """
+    for docnos, matrix, vocab in _shard_blocks(out_dir):
+        for docno, toks in zip(docnos, csr_to_toks(matrix, vocab)):
+            yield {"docno": docno, "toks": toks}
+
+
+def shard_matrix(out_dir: str | Path) -> tuple[list[str], sp.csr_matrix, np.ndarray]:
+    """Every document's weights from a complete set of shards as one CSR matrix: ``(docnos, matrix, vocab)``."""
+    docnos, parts, vocab = [], [], None
+    for block_docnos, matrix, vocab in _shard_blocks(out_dir):
+        docnos += block_docnos
+        parts.append(matrix)
+    return docnos, sp.vstack(parts, format="csr"), vocab
 
 
 def shards_complete(out_dir: str | Path) -> bool:

@@ -100,10 +100,11 @@ class SpladeScorer(pt.Transformer):
     Each distinct query and document is encoded once. Built by :meth:`Splade.scorer`."""
 
     def __init__(self, splade: Splade, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
-                 batch_size: int | None = None, verbose: bool | None = None):
+                 doc_weights=None, batch_size: int | None = None, verbose: bool | None = None):
         self.splade = splade
         self.text_field = text_field
         self.text_loader = text_loader
+        self.doc_weights = doc_weights
         self.batch_size = batch_size
         self.verbose = verbose
 
@@ -111,8 +112,13 @@ class SpladeScorer(pt.Transformer):
         pt.validate.result_frame(inp, extra_columns=["query"])
         if len(inp) == 0:
             return inp.assign(score=pd.Series(dtype="float64"), rank=pd.Series(dtype="int64"))
+        stored = None
+        if "toks" not in inp.columns and self.doc_weights is not None:
+            docnos = inp["docno"].drop_duplicates()
+            matrix = self.doc_weights.rows(docnos)
+            stored = None if matrix is None else _Rows(pd.Index(docnos), sp.csr_matrix(matrix))
         fetched = False
-        if "toks" not in inp.columns and self.text_field not in inp.columns:
+        if stored is None and "toks" not in inp.columns and self.text_field not in inp.columns:
             if self.text_loader is None:
                 raise input_error(f"column {self.text_field!r} missing: add transformers_ir.data.text_loader(dataset) "
                                   f"before the scorer, or build it with splade.scorer(text_loader=text_loader(dataset))",
@@ -120,7 +126,7 @@ class SpladeScorer(pt.Transformer):
             inp = self.text_loader(inp)
             fetched = True
         queries = self._unique(inp, "qid", "query_toks", "query", "query")
-        docs = self._unique(inp, "docno", "toks", self.text_field, "doc")
+        docs = stored if stored is not None else self._unique(inp, "docno", "toks", self.text_field, "doc")
         q_rows = queries.index.get_indexer(inp["qid"])
         d_rows = docs.index.get_indexer(inp["docno"])
         scores = np.asarray(queries.matrix[q_rows].multiply(docs.matrix[d_rows]).sum(axis=1)).ravel()
