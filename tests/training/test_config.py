@@ -55,3 +55,23 @@ def test_train_command_exits_2_with_the_problem(tmp_path, capsys):
     assert main(["train", str(bad)]) == 2
     assert "[train] epochs must be float" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "missing.toml")]) == 2
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_training_on_a_cpu_follows_the_inference_rule(monkeypatch, tmp_path, native):
+    """bf16 on a CPU without native bf16 is emulated (a MiniLM step ran 14x slower): a warning and fp32, as for
+    inference; with AVX512-BF16/AMX, CPU autocast."""
+    from transformers_ir import _device
+    from transformers_ir.training._train import training_arguments
+
+    monkeypatch.setattr(_device.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: native)
+    spec = parse_training_config(_with("train", precision="bf16"), name="x")
+    if native:
+        args = training_arguments(spec, tmp_path, verbose=False)
+    else:
+        with pytest.warns(RuntimeWarning, match="running in fp32"):
+            args = training_arguments(spec, tmp_path, verbose=False)
+    assert args.bf16 is native and not args.fp16
+    auto = parse_training_config(_with("train", precision="auto"), name="x")
+    assert not training_arguments(auto, tmp_path, verbose=False).bf16  # auto: fp32 on a CPU
