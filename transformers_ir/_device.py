@@ -8,6 +8,9 @@ Precisions:
   or AMX). Default on CUDA. Elsewhere a warning and fp32. On a CPU, inference is fastest on a bf16 copy of the
   weights (:class:`LowPrecisionCopy`): CPU autocast re-casts activations around every fp32 op.
 * ``'fp16'``: autocast to float16, CUDA only (a warning and fp32 elsewhere).
+* ``'int8'``: inference only, CPU only: a copy of the model whose linear layers are dynamically quantised to int8
+  (``torch.ao.quantization.quantize_dynamic``: int8 weights, activations quantised per batch). The fast mode of
+  CPUs without AVX512-BF16/AMX; approximate (see ``bench/rerank.py`` for its agreement with fp32).
 
 Scores and losses stay fp32 whatever the precision: callers cast the model's output with ``.float()``.
 """
@@ -21,8 +24,8 @@ from typing import Literal
 
 import torch
 
-Precision = Literal["fp32", "bf16", "fp16"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+Precision = Literal["fp32", "bf16", "fp16", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -48,8 +51,10 @@ def supports(precision: str, device: torch.device) -> bool:
     if precision == "fp32":
         return True
     if device.type == "cuda":
-        return precision == "fp16" or torch.cuda.is_bf16_supported()
+        return precision == "fp16" or (precision == "bf16" and torch.cuda.is_bf16_supported())
     if device.type == "cpu":
+        if precision == "int8":
+            return bool({"x86", "fbgemm"} & set(torch.backends.quantized.supported_engines))
         return precision == "bf16" and cpu_has_native_bf16()
     return False
 
@@ -71,7 +76,7 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
     if not supports(precision, device):
         warnings.warn(
             f"precision {precision!r} is not supported natively on {device} (bf16 needs CUDA or a CPU with "
-            f"AVX512-BF16/AMX; fp16 needs CUDA): running in fp32 instead",
+            f"AVX512-BF16/AMX; fp16 needs CUDA; int8 is for CPUs): running in fp32 instead",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -81,17 +86,20 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """A ``torch.autocast`` context for a resolved precision (a no-op for fp32)."""
-    if precision == "fp32":
+    if precision in ("fp32", "int8"):  # int8 runs a quantised copy (LowPrecisionCopy), not autocast
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
 
 
 class LowPrecisionCopy:
-    """A copy of a module in a lower precision, made on first use and rebuilt whenever the module's weights
-    change (an optimiser step or ``load_state_dict`` bumps the parameters' version counters)."""
+    """A copy of a module for inference in ``'bf16'`` (the weights cast) or ``'int8'`` (linear layers dynamically
+    quantised), made on first use and rebuilt whenever the module's weights change (an optimiser step or
+    ``load_state_dict`` bumps the parameters' version counters)."""
 
-    def __init__(self, dtype: torch.dtype):
-        self.dtype = dtype
+    def __init__(self, precision: str):
+        if precision not in ("bf16", "int8"):
+            raise ValueError(f"a low-precision copy is 'bf16' or 'int8', not {precision!r}")
+        self.precision = precision
         self._stamp: tuple | None = None
         self._copy: torch.nn.Module | None = None
 
@@ -99,9 +107,18 @@ class LowPrecisionCopy:
         stamp = tuple((p.data_ptr(), p._version) for p in module.parameters())
         if self._copy is None or stamp != self._stamp:
             self._copy = None  # free the old copy before making the new one
-            self._copy = copy.deepcopy(module).to(self.dtype).eval().requires_grad_(False)
+            self._copy = self._make(copy.deepcopy(module).eval().requires_grad_(False))
             self._stamp = stamp
         return self._copy
+
+    def _make(self, module: torch.nn.Module) -> torch.nn.Module:
+        if self.precision == "bf16":
+            return module.to(torch.bfloat16)
+        from torch.ao.quantization import quantize_dynamic
+
+        with warnings.catch_warnings():  # torch marks its quantized tensors deprecated; the kernels are current
+            warnings.simplefilter("ignore")
+            return quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 __all__ = [

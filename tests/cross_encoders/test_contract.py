@@ -8,6 +8,7 @@ import pytest
 import torch
 from .conftest import ARCHITECTURES
 
+from transformers_ir import _device
 from transformers_ir.cross_encoders import BertCat, CrossEncoder, MonoT5, RankT5Encoder
 
 CLASSES = {"cross-encoder": CrossEncoder, "cross-encoder-2": CrossEncoder, "bert-cat": BertCat,
@@ -243,3 +244,27 @@ def test_remote_code_is_never_run_unless_asked(tiny_classifier_path, tmp_path):
     except (ValueError, OSError):
         pass
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("arch", ["cross-encoder", "bert-cat"])
+def test_int8_scores_a_quantised_copy_close_to_fp32(build, frame, arch):
+    """int8 (CPU): a copy with dynamically quantised linear layers scores, fp32 scores out, close to the exact
+    mode; the model itself stays fp32 (training and save_pretrained see the real weights), and the copy follows
+    the weights when they change; on CUDA it is refused with a warning."""
+    exact = build(arch)
+    fast = build(arch, precision="int8", device="cpu")
+    assert fast.precision == "int8"
+    queries, docs = frame["query"].tolist(), frame["text"].tolist()
+    scores = fast.score_pairs(queries, docs)
+    assert scores.dtype == np.float32 and np.isfinite(scores).all()
+    reference = exact.score_pairs(queries, docs)
+    np.testing.assert_allclose(scores, reference, atol=0.05 * max(1.0, np.abs(reference).max()))
+    assert all(p.dtype == torch.float32 for p in fast.model.parameters())
+    quantised = fast._inference_model()[0]
+    assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in quantised.modules())
+    head = [p for p in fast.model.parameters()][-1]
+    with torch.no_grad():
+        head.add_(1.0)
+    assert fast._inference_model()[0] is not quantised, "the copy follows the weights"
+    with pytest.warns(RuntimeWarning, match="int8 is for CPUs"):
+        assert _device.resolve_precision("int8", torch.device("cuda")) == "fp32"

@@ -70,7 +70,7 @@ class Reranker(pt.Transformer):
         self._with_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self._source: str | None = None  # the name given to from_pretrained, for __repr__ and equality
         self._fitting_batch_size: int | None = None  # remembered after an out-of-memory error
-        self._bf16_copy = _device.LowPrecisionCopy(torch.bfloat16)
+        self._low_precision = {p: _device.LowPrecisionCopy(p) for p in ("bf16", "int8")}
 
     # -- what an architecture provides -----------------------------------------------------------------------
 
@@ -144,9 +144,10 @@ class Reranker(pt.Transformer):
     def _inference_model(self) -> tuple[torch.nn.Module, str]:
         """The module that scores and the autocast precision it runs under. bf16 on a CPU runs a bf16 copy of
         :attr:`model` (rebuilt whenever its weights change): CPU autocast re-casts every activation around each
-        fp32 op, which costs as much as the bf16 matrix products save. Elsewhere :attr:`model` itself."""
-        if self.precision == "bf16" and self.device.type == "cpu":
-            return self._bf16_copy.get(self.model), "fp32"
+        fp32 op, which costs as much as the bf16 matrix products save. int8 runs a copy with dynamically quantised
+        linear layers. Elsewhere :attr:`model` itself."""
+        if (self.precision == "bf16" and self.device.type == "cpu") or self.precision == "int8":
+            return self._low_precision[self.precision].get(self.model), "fp32"
         return self.model, self.precision
 
     def _score_chunk(self, model, ids, types, out: np.ndarray, bar) -> None:
