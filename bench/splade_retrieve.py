@@ -37,8 +37,9 @@ def agreement(a: pd.DataFrame, b: pd.DataFrame, qids, k: int = 10) -> float:
 
 
 def ndcg10(run: pd.DataFrame, qrels: pd.DataFrame) -> float:
-    return ir_measures.calc_aggregate([ir_measures.nDCG @ 10], qrels.rename(columns={"label": "relevance"}),
-                                      run.rename(columns={"qid": "query_id", "docno": "doc_id"}))[ir_measures.nDCG @ 10]
+    names = {"qid": "query_id", "docno": "doc_id", "label": "relevance"}
+    return ir_measures.calc_aggregate([ir_measures.nDCG @ 10], qrels.rename(columns=names),
+                                      run.rename(columns=names))[ir_measures.nDCG @ 10]
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Each case gives either a correct result (checked: columns, finite scores, the same pairs out as in, ranks by score
 then docno) or an error naming the problem (``match``) raised by transformers-ir or PyTerrier's validation,
-never a traceback from deep inside a library. ``python -m tests.reliability.test_matrix`` prints the matrix.
+never a traceback from deep inside a library. ``MATRIX_OUT=matrix.md`` writes the matrix (see conftest).
 """
 from __future__ import annotations
 
@@ -217,7 +217,9 @@ CELLS = [pytest.param(f.values[0], c, id=f"{f.id}-{c.name}", marks=f.marks)
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("factory, case", CELLS)
 def test_bad_input(factory, case, request, tmp_path):
-    run_cell(factory, case, request.getfixturevalue, tmp_path)
+    request.node.user_properties.append(("matrix_cell", (case.name, factory.name)))
+    outcome = run_cell(factory, case, request.getfixturevalue, tmp_path)
+    request.node.user_properties.append(("outcome", "ok" if outcome == "ok" else "error (named)"))
 
 
 def test_every_case_runs_somewhere():
