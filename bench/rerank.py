@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from transformers_ir import first_stage  # noqa: E402
 from transformers_ir.cross_encoders import CrossEncoder  # noqa: E402
 from transformers_ir.cross_encoders._base import CHUNK_BATCHES  # noqa: E402
-from transformers_ir.data import get_dataset, text_loader  # noqa: E402
+from transformers_ir.data import get_dataset  # noqa: E402
 from transformers_ir.models import resolve_model  # noqa: E402
 
 MODES = ("fp32", "bf16", "int8")

@@ -5,7 +5,8 @@ Both engines index the same encoded corpus (SPLADE-tiny by default; encodings an
 ``$TRANSFORMERS_IR_HOME/indexes`` and reopened) and answer the same encoded queries; only retrieval is timed,
 alternating between the engines over ``--rounds`` rounds. Top-10 agreement is the mean per-query overlap of the
 two top-10 lists: against the float brute force (what quantisation changes) and against brute force over the same
-integer impacts (what the engine changes: ties only).
+integer impacts (what the engine changes: ties only). Terrier's pretokenised index (Java) is measured too unless
+``--no-terrier``.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/splade_retrieve.py
 """
@@ -47,6 +48,8 @@ def main() -> None:
     parser.add_argument("--model", default="splade-tiny")
     parser.add_argument("--num-results", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--terrier", action=argparse.BooleanOptionalAction, default=True,
+                        help="also Terrier's pretokenised index (needs Java)")
     args = parser.parse_args()
     dataset = get_dataset("irds:beir/scifact/test")
     topics, qrels = dataset.get_topics(), dataset.get_qrels()
@@ -56,6 +59,9 @@ def main() -> None:
     queries = splade.query_encoder()(topics)
     systems = {"index": pisa.retriever(num_results=args.num_results),
                "bruteforce": exact.retriever(num_results=args.num_results)}
+    if args.terrier:  # the alternative engine (Java): Terrier's pretokenised index over the same impacts
+        terrier = dataset_splade_index(dataset, splade, engine="terrier", verbose=True)
+        systems["terrier"] = terrier.retriever(num_results=args.num_results)
     results, seconds = {}, dict.fromkeys(systems, float("inf"))
     for name, system in systems.items():
         system(queries.head(5))  # warm-up: PISA opens its files, the exact engine loads its matrix
@@ -69,8 +75,8 @@ def main() -> None:
     qids = topics["qid"].tolist()
     top10 = agreement(results["index"], results["bruteforce"], qids)
     top10_impacts = agreement(results["index"], quantised, qids)
-    scores = {"index": ndcg10(results["index"], qrels), "bruteforce": ndcg10(results["bruteforce"], qrels),
-              "bruteforce-impacts": ndcg10(quantised, qrels)}
+    scores = {name: ndcg10(run, qrels) for name, run in results.items()}
+    scores["bruteforce-impacts"] = ndcg10(quantised, qrels)
     print(f"{args.model}: {len(queries)} SciFact test queries, top {args.num_results}, best of {args.rounds} rounds; "
           f"PISA scale {pisa.scale:g}")
     for name in systems:
@@ -78,6 +84,11 @@ def main() -> None:
     print(f"top-10 agreement with float brute force {top10:.4f}, with brute force over the same impacts "
           f"{top10_impacts:.4f}; nDCG@10 quantised brute force {scores['bruteforce-impacts']:.4f} "
           f"(quantisation costs {scores['bruteforce'] - scores['index']:+.4f})")
+    if "terrier" in results:
+        vs_float = agreement(results["terrier"], results["bruteforce"], qids)
+        vs_impacts = agreement(results["terrier"], quantised, qids)
+        print(f"terrier: top-10 agreement with float brute force {vs_float:.4f}, with brute force over the same "
+              f"impacts {vs_impacts:.4f}")
     print(json.dumps({"index_qps": round(qps["index"], 1), "bruteforce_qps": round(qps["bruteforce"], 1),
                       "ratio": round(qps["index"] / qps["bruteforce"], 2), "top10_agreement": round(top10, 4),
                       "top10_agreement_same_impacts": round(top10_impacts, 4),

@@ -6,7 +6,6 @@ import sys
 import textwrap
 
 import pandas as pd
-import pyterrier as pt
 import pytest
 
 from transformers_ir.first_stage import CorpusGuard, PisaIndex, dataset_index

@@ -36,7 +36,7 @@ def infer_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """True when this CPU computes bfloat16 matrix products natively (AVX512-BF16 or AMX), the only case where
     bf16 autocast is faster than fp32 rather than emulated and slower."""

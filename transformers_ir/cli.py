@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from transformers_ir._errors import TransformersIRError, UsageError
+from transformers_ir._errors import TransformersIRError
 
 
 @contextlib.contextmanager

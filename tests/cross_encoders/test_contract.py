@@ -6,10 +6,11 @@ import pandas as pd
 import pyterrier as pt
 import pytest
 import torch
-from .conftest import ARCHITECTURES
 
 from transformers_ir import _device
 from transformers_ir.cross_encoders import BertCat, CrossEncoder, MonoT5, RankT5Encoder
+
+from .conftest import ARCHITECTURES
 
 CLASSES = {"cross-encoder": CrossEncoder, "cross-encoder-2": CrossEncoder, "bert-cat": BertCat,
            "rankt5-dense": RankT5Encoder, "rankt5-lll": RankT5Encoder, "monot5": MonoT5}

@@ -7,8 +7,13 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, T5EncoderModel, \
-    T5ForConditionalGeneration
+from transformers import (
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    T5EncoderModel,
+    T5ForConditionalGeneration,
+)
 
 from transformers_ir.cross_encoders import BertCat, CrossEncoder, MonoT5, RankT5Encoder
 

@@ -263,6 +263,7 @@ def test_weights_hash_follows_the_weights(tmp_path):
 def test_a_second_cross_encoder_is_refused(tmp_path, tiny_classifier_path):
     """Two cross-encoders of one architecture, one tokenizer and one name: only the weights differ."""
     import tiny_models
+
     from transformers_ir.cross_encoders import CrossEncoder
 
     other = tiny_models.bert_classifier(tmp_path / "other", seed=1)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import TinyDataset
 from transformers_ir.experiments import registry
 from transformers_ir.experiments._registry import Context
 from transformers_ir.splade import Splade
 from transformers_ir.splade._dataset import dataset_splade_index
+
+from .conftest import TinyDataset
 
 
 def test_dataset_index_is_built_once_and_reopened(tmp_path, splade):

@@ -9,8 +9,9 @@ import textwrap
 
 import pytest
 
-from .conftest import DOCS
 from transformers_ir.splade import encode_shard, launcher_rank, read_shards, shards_complete, sparse_index
+
+from .conftest import DOCS
 
 WORKER = textwrap.dedent("""
     import sys

@@ -1,13 +1,11 @@
 """The trainer with tiny models: the trained object is the inference object, checkpoints resume exactly, a kill
 while a checkpoint is written leaves the previous one loadable, torchrun with gloo works on CPU."""
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import transformers
@@ -19,9 +17,7 @@ from transformers_ir.training import (
     fit,
     last_checkpoint,
     parse_training_config,
-    train,
 )
-from transformers_ir.training._train import trained_model_path
 from transformers_ir.training._trainer import RankingTrainer
 
 TEXTS = {f"d{i}": t for i, t in enumerate([

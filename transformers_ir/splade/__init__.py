@@ -12,8 +12,8 @@ from transformers_ir.splade._model import Splade, infer_device
 from transformers_ir.splade._pooling import splade_pool
 from transformers_ir.splade._shards import encode_shard, launcher_rank, read_shards, shards_complete
 from transformers_ir.splade._stages import SpladeEncoder, SpladeScorer
-from transformers_ir.splade._token_weights import TokenWeights
 from transformers_ir.splade._stats import sparse_stats
+from transformers_ir.splade._token_weights import TokenWeights
 from transformers_ir.splade._toks import DEFAULT_SCALE, quantise
 
 __all__ = [
