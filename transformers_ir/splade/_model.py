@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from transformers_ir._atomic import atomic_dir
 from transformers_ir._validate import max_positions, texts_for_model
 from transformers_ir.models import resolve_model
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
@@ -193,16 +194,19 @@ class Splade:
         return cls(model, tokenizer=tokenizer, query_model=query, batch_size=batch_size, verbose=verbose,
                    device=device, name=name_or_path, **settings)
 
-    def save_pretrained(self, path: str | Path) -> Path:
+    def save_pretrained(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Hugging Face folder (safetensors) + ``splade_config.json``; a separate query side goes in ``query/``.
+        Written atomically (an existing folder only with ``overwrite=True``, as the re-rankers);
         :meth:`from_pretrained` reloads it with the same settings."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
-        if self.asymmetric:
-            self.query_model.save_pretrained(path / QUERY_FOLDER)
-        (path / CONFIG_FILE).write_text(json.dumps(self.settings(), indent=2) + "\n")  # last: marks a full save
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
+        with atomic_dir(path, overwrite=overwrite) as tmp:
+            self.model.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            if self.asymmetric:
+                self.query_model.save_pretrained(tmp / QUERY_FOLDER)
+            (tmp / CONFIG_FILE).write_text(json.dumps(self.settings(), indent=2) + "\n")
         return path
 
     def settings(self) -> dict:

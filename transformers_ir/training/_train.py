@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import transformers
 
-from transformers_ir._atomic import atomic_dir, atomic_file
+from transformers_ir._atomic import atomic_file
 from transformers_ir._device import infer_device, resolve_precision
 from transformers_ir._errors import UsageError
 from transformers_ir.models import resolve_model
@@ -227,8 +227,7 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
     trainer = fit(spec, family_obj, dataset, output, resume=resume, verbose=verbose)
     if not trainer.is_world_process_zero():
         return output / MODEL_DIR
-    with atomic_dir(output / MODEL_DIR, overwrite=True) as tmp:
-        family_obj.save_pretrained(tmp)
+    family_obj.save_pretrained(output / MODEL_DIR, overwrite=True)  # atomic: a kill keeps the previous model
     log = output / "checkpoints" / LOSS_LOG
     if log.is_file():
         (output / LOSS_LOG).write_bytes(log.read_bytes())

@@ -1,0 +1,52 @@
+"""``transformers-ir train CONFIG`` end to end with tiny models and a triples file: the final model is written
+(atomically) where ``from_pretrained`` reloads it, with the loss log, plot and summary beside it; a second call
+finds it and trains nothing."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from transformers_ir.cli import main
+from transformers_ir.training import parse_training_config
+
+TRIPLES = [("capital of france", "paris is the capital city of france", "cells divide in the brain"),
+           ("cancer cells", "protein gene expression in cancer cells", "the river flows through the city"),
+           ("heart risk", "blood pressure and heart risk", "neural ranking models score documents")]
+
+
+@pytest.mark.parametrize("family, model_fixture, loss, extra", [
+    ("cross-encoder", "tiny_classifier_path", "grouped-softmax", {}),
+    ("splade", "tiny_mlm_path", "rank-ibn", {"flops_query": 1e-3, "flops_doc": 1e-3}),
+])
+def test_train_command_writes_a_model_that_reloads(tmp_path, request, family, model_fixture, loss, extra):
+    model = request.getfixturevalue(model_fixture)
+    triples = tmp_path / "triples.tsv"
+    triples.write_text("".join("\t".join(t) + "\n" for t in TRIPLES))
+    out = tmp_path / "run"
+    config = tmp_path / "config.toml"
+    options = '\noptions = { num_labels = 1 }' if family == "cross-encoder" else ""
+    losses = "".join(f"{k} = {v}\n" for k, v in extra.items())
+    config.write_text(
+        f'name = "tiny"\n[model]\nfamily = "{family}"\nname = "{model}"{options}\n'
+        f'[data]\ntriples = "triples.tsv"\ngroup_size = 2\n[loss]\nname = "{loss}"\n{losses}'
+        f'[train]\nepochs = 2\nbatch_size = 2\nlearning_rate = 1e-3\nmax_length = 32\nquery_max_length = 8\n'
+        f'save_steps = 1\nlogging_steps = 1\noutput = "{out}"\n')
+    assert main(["train", str(config), "--quiet"]) == 0
+    folder = out / "model"
+    if family == "splade":
+        from transformers_ir.splade import Splade
+
+        reloaded = Splade.from_pretrained(str(folder))
+        assert reloaded.encode(["capital of france"], "query").nnz > 0
+    else:
+        from transformers_ir.cross_encoders import CrossEncoder
+
+        assert CrossEncoder.from_pretrained(folder).score_pairs(["a"], ["b"]).shape == (1,)
+    assert not list(out.glob(".tmp-*")), "no temporary folder is left behind"
+    summary = json.loads((out / "training.json").read_text())
+    assert summary["steps"] == 3 and summary["config_hash"] == parse_training_config(config).config_hash()
+    assert (out / "loss.png").is_file() and (out / "loss_log.csv").read_text().startswith("step,epoch,loss")
+    stamp = (folder / "config.json").stat().st_mtime_ns
+    assert main(["train", str(config), "--quiet"]) == 0  # trained already: nothing happens
+    assert (folder / "config.json").stat().st_mtime_ns == stamp
