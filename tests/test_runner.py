@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyterrier as pt
 import pytest
 
 from transformers_ir import _paths
@@ -156,3 +157,29 @@ def test_qrels_naming_documents_absent_from_corpus(tmp_path, caplog):
     assert "2 of 3 judged documents" in caplog.text
     with pytest.raises(PipelineFileError, match="none of the 2 documents judged.*another collection"):
         _runner._check_qrels_in_corpus(some[some.docno != "1"], corpus, spec)
+
+
+def test_fusion_reads_the_runs_of_the_systems_it_names():
+    """A system the runner has run is handed to fusion as its results: a costly re-ranker is not run twice."""
+    from transformers_ir.caching import cache_key
+    from transformers_ir.experiments._runner import RunOf
+    from transformers_ir.first_stage import Fusion
+
+    calls = []
+
+    def score(frame):
+        calls.append(sorted(frame["qid"]))
+        return pd.DataFrame({"qid": frame["qid"], "query": frame["query"], "docno": "d-" + frame["qid"],
+                             "score": 1.0})
+
+    system = pt.apply.generic(score)
+    topics = pd.DataFrame({"qid": ["1", "2"], "query": ["a", "b"]})
+    run = RunOf(system, topics["qid"], rank_results(system(topics)))
+    calls.clear()
+    other = pt.apply.generic(lambda f: f.assign(docno="x", score=0.5))
+    fused = Fusion([run, other])(topics)
+    assert calls == [], "the run is read, not computed again"
+    assert set(fused["docno"]) == {"d-1", "d-2", "x"}
+    run(pd.DataFrame({"qid": ["3"], "query": ["c"]}))
+    assert calls == [["3"]], "queries it was not run on go to the system"
+    assert repr(run) == repr(system) and cache_key(run) == cache_key(system)

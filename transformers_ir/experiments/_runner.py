@@ -87,6 +87,30 @@ def compose(spec: SystemSpec, transformers: list[pt.Transformer]) -> pt.Transfor
     return pipeline
 
 
+class RunOf(pt.Transformer):
+    """A system the runner has already run on the topics: for those queries, its results as computed then (so
+    fusing it with another system re-runs nothing, however costly it was); other queries run the system.
+    Its ``repr`` and cache key are the system's own."""
+
+    def __init__(self, system: pt.Transformer, qids, results: pd.DataFrame):
+        self.system = system
+        self.qids = frozenset(qids)
+        self.results = results
+
+    def transform(self, queries: pd.DataFrame) -> pd.DataFrame:
+        if len(queries) and set(queries["qid"]) <= self.qids:
+            return self.results[self.results["qid"].isin(set(queries["qid"]))].reset_index(drop=True)
+        return self.system(queries)
+
+    def cache_key(self) -> dict | None:
+        from transformers_ir.caching import cache_key
+
+        return cache_key(self.system)
+
+    def __repr__(self) -> str:
+        return repr(self.system)
+
+
 def build_system(spec: SystemSpec, ctx: Context, pipeline_path: Path) -> pt.Transformer:
     return compose(spec, build_stages(spec, ctx, pipeline_path))
 
@@ -175,8 +199,9 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cac
     runs, done, built = [], {}, {}
     for system in pt.tqdm(spec.systems, desc=f"{spec.name}: systems", unit="system", disable=not verbose):
         transformers = build_stages(system, ctx, spec.path, built)
-        ctx.systems[system.name] = compose(system, transformers)
-        runs.append(_run_system(system, transformers, topics, caches, done))
+        run = _run_system(system, transformers, topics, caches, done)
+        ctx.systems[system.name] = RunOf(run.pipeline, topics["qid"], run.results)  # fusion reads it
+        runs.append(run)
 
     names = [r.name for r in runs]
     frames = [evaluation_frame(r.results) for r in runs]
