@@ -44,10 +44,13 @@ prepare: install
 
 # Speed and memory goals: each script runs ours and the peer side by side and prints the ratio (last line JSON).
 # pyterrier-splade is a peer of bench/splade_encode.py only (CC BY-NC-SA): never a dependency of the package.
+# datasets: what sentence-transformers' CrossEncoderTrainer (the peer of bench/train_speed.py) trains from.
 BENCH_PEERS := pyterrier-splade==0.1.0
+BENCH_DEPS := datasets
 
 bench: install-dev prepare
 	$(PIP) install -q --no-deps $(BENCH_PEERS)
+	$(PIP) install -q $(BENCH_DEPS)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean-cache:
