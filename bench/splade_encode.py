@@ -41,10 +41,11 @@ def documents(n: int) -> pd.DataFrame:
 
 def peers(path: str, max_length: int, batch_size: int) -> dict:
     from sentence_transformers import SparseEncoder
-    from sentence_transformers.sparse_encoder.models import MLMTransformer, SpladePooling
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sparse_encoder.modules import SpladePooling
 
     encoders = {}
-    st = SparseEncoder(modules=[MLMTransformer(path, max_seq_length=max_length),
+    st = SparseEncoder(modules=[Transformer(path, transformer_task="fill-mask", max_seq_length=max_length),
                                 SpladePooling(pooling_strategy="max")], device="cpu")
     encoders["sentence-transformers"] = (
         lambda frame: st.encode(frame["text"].tolist(), batch_size=batch_size, convert_to_sparse_tensor=True),
