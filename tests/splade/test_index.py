@@ -42,6 +42,17 @@ def test_engine_returns_the_bruteforce_ranking_of_its_impacts(tmp_path, splade, 
         assert [s for _, s in got[qid]] == pytest.approx([s for _, s in want[qid]], rel=1e-6)
 
 
+def test_pisa_inverting_in_batches_gives_the_same_index(tmp_path, splade, encoded, queries):
+    # pyterrier-pisa inverts invert_batch documents at a time in memory, then merges the batches on disk
+    q = splade.query_encoder()(queries)
+    whole = _by_query(_build(tmp_path / "whole", "pisa", encoded).retriever(num_results=5)(q))
+    batched_index = _build(tmp_path / "batched", "pisa", encoded, invert_batch=2)
+    assert batched_index.num_docs() == len(encoded) > 2
+    assert _by_query(batched_index.retriever(num_results=5)(q)) == whole
+    with pytest.raises(ValueError, match="invert_batch must be a positive int"):
+        PisaSparseIndex(tmp_path / "bad", invert_batch=0)
+
+
 def test_quantised_scores_approximate_the_float_dot_product(tmp_path, splade, encoded, queries):
     exact = _build(tmp_path, "exact", encoded)
     q = splade.query_encoder()(queries)

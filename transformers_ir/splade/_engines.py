@@ -11,6 +11,7 @@ import pyterrier as pt
 import scipy.sparse as sp
 
 from transformers_ir.splade._index import ENGINES, Engine, SparseIndex, SparseRetriever, dot_scale, top_hits
+from transformers_ir.splade._pisa_batches import padded_batches
 from transformers_ir.splade._toks import quantise, toks_matrix
 
 # PISA lower-cases ASCII letters of query terms (not of indexed ones), so a term with an upper-case letter
@@ -30,9 +31,22 @@ def pisa_term(term: str) -> str:
 
 class PisaSparseIndex(SparseIndex):
     """Impact index in PISA through pyterrier-pisa's ``toks_indexer``; retrieval with its quantized scorer
-    (block-max WAND, exact top-k for the integer impacts)."""
+    (block-max WAND, exact top-k for the integer impacts).
+
+    Args:
+        invert_batch: documents inverted in memory at a time while building (pyterrier-pisa keeps each batch's
+            postings as Python lists, about 100 bytes a posting: 10,000 SPLADE documents of ~250 terms take about
+            250 MB; pyterrier-pisa's own default, 100,000, takes ten times that). Batches are merged on disk.
+    """
 
     engine = "splade-pisa"
+
+    def __init__(self, path: str | Path, *, scale: float | None = None, threads: int = 1,
+                 invert_batch: int = 10_000):
+        super().__init__(path, scale=scale, threads=threads)
+        if not isinstance(invert_batch, int) or invert_batch < 1:
+            raise ValueError(f"invert_batch must be a positive int (documents per batch), got {invert_batch!r}")
+        self.invert_batch = invert_batch
 
     def _guard_options(self) -> dict:
         return {"forbid_spaces": True}
@@ -40,12 +54,15 @@ class PisaSparseIndex(SparseIndex):
     def _pisa(self, path: Path | None = None):
         import pyterrier_pisa
 
-        return pyterrier_pisa.PisaIndex(str(path or self.path), stemmer="none", stops="none", threads=self.threads)
+        # toks_indexer takes the batch size of the PisaIndex (its own batch_size argument is ignored)
+        return pyterrier_pisa.PisaIndex(str(path or self.path), stemmer="none", stops="none", threads=self.threads,
+                                        batch_size=self.invert_batch)
 
     def _write(self, tmp: Path, docs: Iterator[tuple[str, dict]]) -> int:
         pisa = self._pisa(tmp)
         stream = ({"docno": docno, "toks": {pisa_term(t): w for t, w in toks.items()}} for docno, toks in docs)
-        pisa.toks_indexer(scale=1.0, mode="overwrite").index(stream)  # impacts are integers already
+        with padded_batches():  # pyterrier-pisa's merge of several batches is wrong without it
+            pisa.toks_indexer(scale=1.0, mode="overwrite").index(stream)  # impacts are integers already
         return pisa.num_docs()
 
     def _retriever_class(self) -> type:
