@@ -41,12 +41,15 @@ class Case:
 
 
 def topics(queries, qids=None) -> pd.DataFrame:
-    return pd.DataFrame({"qid": qids or [f"q{i}" for i in range(len(queries))], "query": queries})
+    # object columns: pandas 3 with pyarrow installed stores strings as Arrow, which cannot hold a lone surrogate
+    return pd.DataFrame({"qid": qids or [f"q{i}" for i in range(len(queries))],
+                         "query": pd.Series(queries, dtype=object)})
 
 
 def results(texts, query="cat on a mat", docnos=None, qid="q1") -> pd.DataFrame:
     docnos = docnos or [f"d{i}" for i in range(len(texts))]
-    return pd.DataFrame({"qid": qid, "query": query, "docno": docnos, "text": texts, "score": 0.0, "rank": 0})
+    return pd.DataFrame({"qid": qid, "query": query, "docno": docnos, "text": pd.Series(texts, dtype=object),
+                         "score": 0.0, "rank": 0})
 
 
 def docs(*extra: dict) -> list[dict]:
@@ -155,7 +158,7 @@ def _run(factory, transformer, role: str, data, tmp_path):
     if role == "indexer":
         return transformer(data() if callable(data) else iter(data), tmp_path / "idx")
     if role == "doc-encoder":
-        return transformer(pd.DataFrame(list(data), columns=None if data else ["docno", "text"]))
+        return transformer(pd.DataFrame(list(data), columns=None if data else ["docno", "text"], dtype=object))
     return transformer(data)
 
 

@@ -67,8 +67,10 @@ class QueryGuard(pt.Transformer):
         if len(topics) == 0:
             return pd.DataFrame(columns=[*topics.columns, "docid", "docno", "rank", "score"])
         original = topics.set_index("qid")["query"]
-        results = self.retriever(topics.assign(query=topics["query"].astype(str).map(self.clean)))
-        return results.assign(query=results["qid"].map(original))
+        # not astype(str): with pyarrow installed, pandas 3 makes that an Arrow column, which refuses lone surrogates
+        results = self.retriever(topics.assign(query=topics["query"].map(lambda q: self.clean(str(q)))))
+        query = original.reindex(results["qid"]).to_numpy(dtype=object)  # keeps the column's dtype (see above)
+        return results.assign(query=pd.Series(query, index=results.index, dtype=original.dtype))
 
     def fuse_rank_cutoff(self, k: int):
         fused = getattr(self.retriever, "fuse_rank_cutoff", lambda k: None)(k)
