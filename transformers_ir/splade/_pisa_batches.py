@@ -1,6 +1,6 @@
 """A fix for pyterrier-pisa's batched inversion of pre-tokenised documents.
 
-pyterrier-pisa's ``toks_indexer`` (0.1.x) inverts documents ``batch_size`` at a time (100,000 by default). Each
+pyterrier-pisa's ``toks_indexer`` (0.4.9) inverts documents ``batch_size`` at a time (100,000 by default). Each
 batch file lists the postings of the terms seen *so far*, but PISA's merge reads as many lists from every batch as
 the final lexicon holds: as soon as there is more than one batch, the lists of terms first seen in a later batch
 are read from the wrong place — wrong impacts, and postings in documents that do not hold the term. No error is
