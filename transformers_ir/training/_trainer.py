@@ -115,6 +115,8 @@ class RankingTrainer(transformers.Trainer):
         if self.args.should_save and self._staging.exists():
             shutil.rmtree(self._staging)
         self.accelerator.wait_for_everyone()
+        # every rank writes its RNG state in it, and rank 0 may not have created it yet
+        (self._staging / name).mkdir(parents=True, exist_ok=True)
         try:
             super()._save_checkpoint(model, trial)  # writes .tmp-checkpoint-N/checkpoint-N
         finally:
