@@ -167,6 +167,12 @@ def test_statistics(tmp_path):
     assert stats["index_mb"] > 0 and stats["build_s"] >= 0
     runner = retriever.sparsity_stats()
     assert runner["query_nnz"] == 2.0 and runner["flops"] == pytest.approx(0.5) and runner["doc_nnz"] == 1.0
+    # the retriever keeps counts per term, not the queries: the same query again changes neither figure
+    retriever(pd.DataFrame({"qid": ["3"], "query_toks": [{"x": 1.0, "y": 1.0}]}))
+    assert retriever.query_terms.queries == 3 and retriever.query_terms.terms["x"] == 2
+    again = retriever.stats()
+    assert again["queries"] == 3 and again["avg_query_nnz"] == pytest.approx(2.0)
+    assert again["flops"] == pytest.approx((1.0 + 0 + 1.0) / 3)
 
 
 def test_stats_from_cached_frames(tmp_path):

@@ -23,6 +23,7 @@ from transformers_ir._ranking import rank_results
 from transformers_ir._validate import require_columns
 from transformers_ir.first_stage._artifact import MARKER, IndexArtifact
 from transformers_ir.first_stage._corpus import CorpusGuard
+from transformers_ir.splade._stats import QueryTermCounts, sparse_stats
 from transformers_ir.splade._toks import DEFAULT_SCALE, check_scale, check_toks, quantise
 
 Engine = Literal["pisa", "terrier", "exact"]
@@ -124,8 +125,6 @@ class SparseIndex(IndexArtifact):
     def stats(self, query_toks: Iterable[dict] | None = None) -> dict:
         """Index statistics (documents, average non-zeros per document, size on disk, build time) and, given
         queries' ``query_toks``, the average non-zeros per query and the expected FLOPS per query-document pair."""
-        from transformers_ir.splade._stats import sparse_stats
-
         return sparse_stats(self, query_toks)
 
     def _settings_repr(self) -> str:
@@ -159,7 +158,7 @@ class SparseRetriever(pt.Transformer):
         self.index = index
         self.num_results = num_results
         self.verbose = verbose
-        self.queries_seen: list[dict] = []
+        self.query_terms = QueryTermCounts()  # for the statistics; bounded by the vocabulary
 
     def transform(self, queries: pd.DataFrame) -> pd.DataFrame:
         require_columns(queries, ["qid", "query_toks"],
@@ -174,7 +173,7 @@ class SparseRetriever(pt.Transformer):
             toks = [quantise_toks(t, self.index.scale) for t in toks]
         else:
             toks = [{k: float(v) for k, v in t.items() if v} for t in toks]
-        self.queries_seen.extend(toks)
+        self.query_terms.add(toks)
         hits = self._search(toks)  # columns: qidx (int), docno, score (dot product of the weights)
         results = queries.iloc[hits["qidx"].to_numpy()].reset_index(drop=True)
         results["docno"] = hits["docno"].to_numpy()
@@ -186,12 +185,12 @@ class SparseRetriever(pt.Transformer):
 
     def stats(self) -> dict:
         """The index's statistics with those of the queries retrieved for so far (see :meth:`SparseIndex.stats`)."""
-        return self.index.stats(self.queries_seen or None)
+        return self.index.stats(self.query_terms if self.query_terms.queries else None)
 
     def sparsity_stats(self, frames: list[pd.DataFrame] | None = None) -> dict:
         """For the pipelines runner: ``doc_nnz, index_mb, build_s`` and, from the queries retrieved for (or the
         ``query_toks`` of ``frames``, when the results came from a cache), ``query_nnz, flops``."""
-        queries = self.queries_seen or None
+        queries = self.query_terms if self.query_terms.queries else None
         if queries is None and frames:
             toks = [f.drop_duplicates("qid")["query_toks"] for f in frames if "query_toks" in f.columns and len(f)]
             queries = [t for t in toks[-1] if isinstance(t, dict)] if toks else None
