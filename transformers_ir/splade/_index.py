@@ -122,9 +122,10 @@ class SparseIndex(IndexArtifact):
             self._df = json.loads((self.path / DF_FILE).read_text())
         return self._df
 
-    def stats(self, query_toks: Iterable[dict] | None = None) -> dict:
+    def stats(self, query_toks: Iterable[dict] | QueryTermCounts | None = None) -> dict:
         """Index statistics (documents, average non-zeros per document, size on disk, build time) and, given
-        queries' ``query_toks``, the average non-zeros per query and the expected FLOPS per query-document pair."""
+        queries' ``query_toks`` (or their :class:`QueryTermCounts`), the average non-zeros per query and the
+        expected FLOPS per query-document pair."""
         return sparse_stats(self, query_toks)
 
     def _settings_repr(self) -> str:
