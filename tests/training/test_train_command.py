@@ -50,3 +50,42 @@ def test_train_command_writes_a_model_that_reloads(tmp_path, request, family, mo
     stamp = (folder / "config.json").stat().st_mtime_ns
     assert main(["train", str(config), "--quiet"]) == 0  # trained already: nothing happens
     assert (folder / "config.json").stat().st_mtime_ns == stamp
+
+
+def test_a_config_can_start_from_the_model_another_config_trains(tmp_path, tiny_classifier_path):
+    """``[model] train_config`` trains the parent first when missing and starts from its weights (a round with
+    learning rate 0 gives back the parent's scores); the child's cache key follows the parent's weights."""
+    from transformers_ir.cross_encoders import CrossEncoder
+
+    (tmp_path / "triples.tsv").write_text("".join("\t".join(t) + "\n" for t in TRIPLES))
+    train = 'epochs = 1\nbatch_size = 2\nmax_length = 32\nquery_max_length = 8\n'
+    (tmp_path / "parent.toml").write_text(
+        f'[model]\nname = "{tiny_classifier_path}"\noptions = {{ num_labels = 1 }}\n[data]\ntriples = "triples.tsv"\n'
+        f'group_size = 2\n[train]\nlearning_rate = 1e-2\n{train}output = "parent"\n')
+    child = tmp_path / "child.toml"
+    child.write_text(f'[model]\ntrain_config = "parent.toml"\n[data]\ntriples = "triples.tsv"\ngroup_size = 2\n'
+                     f'[train]\nlearning_rate = 0.0\n{train}output = "child"\n')
+    assert main(["train", str(child), "--quiet"]) == 0
+    assert (tmp_path / "parent" / "training.json").is_file(), "the parent was trained first"
+    queries, docs = [t[0] for t in TRIPLES], [t[1] for t in TRIPLES]
+    parent = CrossEncoder.from_pretrained(tmp_path / "parent" / "model").score_pairs(queries, docs)
+    start = CrossEncoder.from_pretrained(tmp_path / "child" / "model").score_pairs(queries, docs)
+    fresh = CrossEncoder.from_pretrained(tiny_classifier_path, num_labels=1).score_pairs(queries, docs)
+    assert abs(parent - start).max() < 1e-6 and abs(parent - fresh).max() > 1e-4
+
+    before = parse_training_config(child).config_hash()
+    (tmp_path / "parent.toml").write_text((tmp_path / "parent.toml").read_text().replace("1e-2", "2e-2"))
+    assert parse_training_config(child).config_hash() != before, "new parent weights, new child"
+
+
+def test_train_config_and_name_exclude_each_other_and_the_family_must_match(tmp_path, tiny_classifier_path):
+    from transformers_ir.training import ConfigError
+
+    (tmp_path / "parent.toml").write_text(f'[model]\nname = "{tiny_classifier_path}"\n[data]\ntriples = "t.tsv"\n')
+    for model, error in [(f'name = "x"\ntrain_config = "parent.toml"', "not both"),
+                         ('family = "splade"\ntrain_config = "parent.toml"', "trains a 'cross-encoder' model"),
+                         ('train_config = "nowhere.toml"', "does not exist")]:
+        (tmp_path / "child.toml").write_text(f'[model]\n{model}\n[data]\ntriples = "t.tsv"\n[loss]\n'
+                                             f'name = "{"rank-ibn" if "splade" in model else "bce"}"\n')
+        with pytest.raises(ConfigError, match=error):
+            parse_training_config(tmp_path / "child.toml")

@@ -6,6 +6,9 @@ Example (``pipelines/train/minilm-scifact.toml``)::
     family = "cross-encoder"            # cross-encoder | bert-cat | rankt5 | splade
     name = "all-MiniLM-L6-v2"           # what the family's from_pretrained takes
     options = { pooling = "mean" }      # extra keyword arguments of from_pretrained
+    # or, instead of name: train_config = "other.toml" starts from the model that config trains (trained first
+    # when missing), e.g. to go on training it with other negatives or another loss
+
 
     [data]
     topics = "irds:beir/scifact/train"  # qrels and corpus default to the topics' dataset
@@ -52,6 +55,7 @@ class ModelConfig:
     family: Family = "cross-encoder"
     name: str = ""
     options: dict = field(default_factory=dict)
+    train_config: str | None = None  # start from the model another training config trains (instead of name)
 
 
 @dataclass
@@ -119,6 +123,10 @@ class TrainingSpec:
         values = self.to_dict()
         for key in ("output", "logging_steps", "save_steps", "save_total_limit", "dataloader_workers"):
             values["train"].pop(key)
+        if self.model.train_config is None:  # absent from the hash: configs without it keep their cached models
+            del values["model"]["train_config"]
+        else:  # the parent's weights, not where its file lies
+            values["model"]["train_config"] = self.parent().config_hash()
         blob = json.dumps(values, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -129,6 +137,12 @@ class TrainingSpec:
         from transformers_ir import _paths
 
         return _paths.home() / "training" / f"{self.name}-{self.config_hash()}"
+
+    def parent(self) -> TrainingSpec:
+        """The training config whose trained model this one starts from (``[model] train_config``)."""
+        if self.model.train_config is None:
+            raise ValueError(f"{self.name}: [model] names no train_config")
+        return parse_training_config(self.resolve(self.model.train_config))
 
     def resolve(self, value: str | None) -> str | None:
         """A path written in the config, relative to the config file."""
@@ -156,8 +170,14 @@ def _build(cls, raw: dict, section: str, where: str):
 
 def _check(spec: TrainingSpec, where: str) -> None:
     m, d, loss, t = spec.model, spec.data, spec.loss, spec.train
-    if not m.name:
-        raise ConfigError(f'{where}: [model] needs name = "..." (an alias such as "all-MiniLM-L6-v2" or a path)')
+    if bool(m.name) == (m.train_config is not None):
+        raise ConfigError(f'{where}: [model] needs either name = "..." (an alias such as "all-MiniLM-L6-v2" or a '
+                          f'path) or train_config = "other.toml" (start from the model it trains), not both')
+    if m.train_config is not None:
+        parent = spec.parent()  # checked now: a missing or broken parent config fails before any training
+        if parent.model.family != m.family:
+            raise ConfigError(f"{where}: [model] train_config {m.train_config!r} trains a {parent.model.family!r} "
+                              f"model, not {m.family!r}: set family = {parent.model.family!r}")
     if not d.topics and not d.triples:
         raise ConfigError(f'{where}: [data] needs topics = "irds:..." (with qrels), or triples = "file.tsv"')
     if d.group_size < 1 or d.depth < 1:

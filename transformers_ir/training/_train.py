@@ -56,6 +56,14 @@ def family_class(family: str):
     return getattr(importlib.import_module(module), name)
 
 
+def source_model(spec: TrainingSpec, *, verbose: bool = True) -> str:
+    """What training starts from: ``[model] name``, or the model ``[model] train_config`` trains (trained first
+    when it is missing)."""
+    if spec.model.train_config is None:
+        return spec.model.name
+    return str(ensure_trained(spec.parent(), verbose=verbose))
+
+
 def load_family(spec: TrainingSpec, name: str | None = None):
     """The family object to train (or a trained one, from ``name``), built by its own ``from_pretrained``."""
     cls = family_class(spec.model.family)
@@ -63,7 +71,7 @@ def load_family(spec: TrainingSpec, name: str | None = None):
     options.setdefault("doc_max_length" if spec.model.family == "splade" else "max_length", spec.train.max_length)
     options.setdefault("query_max_length", spec.train.query_max_length)
     try:
-        return cls.from_pretrained(resolve_model(name or spec.model.name), **options)
+        return cls.from_pretrained(resolve_model(name or source_model(spec)), **options)
     except TypeError as e:
         raise UsageError(f"[model] options {spec.model.options} do not fit {cls.__name__}.from_pretrained: {e}") from e
 
@@ -197,7 +205,7 @@ def fit(spec: TrainingSpec, family_obj, dataset: GroupDataset, output: Path, *, 
     ``callbacks`` are ``transformers.TrainerCallback`` objects added to the trainer's own."""
     module, collator = training_module(spec, family_obj)
     checkpoints = output / "checkpoints"
-    head = new_parameters(module, spec.model.name) if spec.train.head_learning_rate else set()
+    head = new_parameters(module, source_model(spec)) if spec.train.head_learning_rate else set()
     trainer = RankingTrainer(model=module, args=training_arguments(spec, checkpoints, verbose=verbose),
                              train_dataset=dataset, data_collator=collator, head_parameters=head,
                              head_learning_rate=spec.train.head_learning_rate, callbacks=callbacks)
