@@ -36,7 +36,8 @@ def texts_for_model(texts) -> list[str]:
     that tokenizers refuse with a ``TypeError``) become "?"."""
     out = []
     for t in texts:
-        t = "" if t is None or (isinstance(t, float) and t != t) else t if isinstance(t, str) else str(t)
+        if not isinstance(t, str):  # pd.NA is what an Arrow string column holds for a missing value
+            t = "" if t is None or t is pd.NA or (isinstance(t, float) and t != t) else str(t)
         out.append(t if t.isascii() else t.encode("utf-8", "replace").decode("utf-8"))
     return out
 

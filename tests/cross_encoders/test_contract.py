@@ -65,6 +65,21 @@ def test_missing_columns_say_what_to_add(arch, build, frame):
         build(arch, text_field="body")(frame)
 
 
+@pytest.mark.parametrize("dtype", ["string[python]", "string[pyarrow]"])
+def test_string_columns_with_missing_text_score_like_empty_text(build, frame, dtype):
+    """Extension string columns (Arrow's too: what pandas 3 makes of text with pyarrow installed) are read chunk
+    by chunk; their missing value (pd.NA) is empty text, not the string '<NA>'."""
+    if dtype.endswith("[pyarrow]"):
+        pytest.importorskip("pyarrow")
+    plain = frame.copy()
+    plain.loc[0, "text"] = ""
+    typed = frame.astype({"query": dtype, "text": dtype})
+    typed.loc[0, "text"] = pd.NA
+    reranker = build("cross-encoder", batch_size=2)
+    pd.testing.assert_series_equal(by_pair(reranker(typed)), by_pair(reranker(plain)), atol=1e-6, rtol=0)
+    assert reranker.score_pairs(["q"], ["<NA>"])[0] != reranker.score_pairs(["q"], [""])[0]
+
+
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_awkward_text(arch, build, frame):
     """NaN and None text, empty query, a document far beyond max_length: scored, never a crash."""

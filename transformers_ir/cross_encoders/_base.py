@@ -120,10 +120,10 @@ class Reranker(pt.Transformer):
 
     def score_pairs(self, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:
         """Raw scores (float32, in input order) of ``(query, doc)`` pairs, in streamed chunks of length-sorted
-        batches, under ``torch.inference_mode`` and the configured precision."""
+        batches, under ``torch.inference_mode`` and the configured precision. ``queries`` and ``docs`` are any
+        sliceable sequences (lists, numpy arrays): only one chunk's strings are copied for the tokenizer at a time."""
         if len(queries) != len(docs):
             raise ValueError(f"{len(queries)} queries but {len(docs)} documents: give one query per document")
-        queries, docs = _clean(queries), _clean(docs)
         out = np.empty(len(queries), dtype=np.float32)
         chunk = self.batch_size * CHUNK_BATCHES
         bar = pt.tqdm(total=len(queries), desc=repr(self), unit="pair") if self.verbose else None
@@ -133,7 +133,7 @@ class Reranker(pt.Transformer):
             model, precision = self._inference_model()
             with torch.inference_mode(), _device.autocast(self.device, precision):
                 for start in range(0, len(queries), chunk):
-                    ids, types = self._encode(queries[start:start + chunk], docs[start:start + chunk])
+                    ids, types = self._encode(_clean(queries[start:start + chunk]), _clean(docs[start:start + chunk]))
                     self._score_chunk(model, ids, types, out[start:start + chunk], bar)
         finally:
             self.model.train(was_training)
@@ -181,7 +181,9 @@ class Reranker(pt.Transformer):
         _validate(inp, self.text_field)
         if len(inp) == 0:
             return rank_results(inp.assign(score=pd.Series(dtype="float64")))
-        scores = self.score_pairs(inp["query"].tolist(), inp[self.text_field].tolist()).astype(np.float64)
+        # the columns' own arrays (sliced per chunk), not lists: a list of a 1M-row column is 8 MB more, its cleaned
+        # copy 8 MB again, and an Arrow string column would become 1M Python strings at once
+        scores = self.score_pairs(inp["query"].array, inp[self.text_field].array).astype(np.float64)
         out = inp.assign(score=scores)
         if self.normalise is not None:
             out["score"] = normalise_scores(out, self.normalise, self.SCORE_KIND)
