@@ -17,13 +17,36 @@ class RankingError(TransformersIRError, ValueError):
 
 
 def rank_results(results: pd.DataFrame) -> pd.DataFrame:
-    """Sort each query's results by score (descending) then docno (ascending) and set ``rank`` from 0."""
+    """Sort each query's results by score (descending) then docno (ascending) and set ``rank`` from 0.
+
+    Queries come in qid order. Memory beyond the sorted copy is a few integer arrays of the frame's length: the
+    docnos are compared only where a query has tied scores (a whole-frame sort on the docno strings held about
+    90 bytes a row at 1M rows)."""
     if len(results) == 0:
         return results.assign(rank=pd.Series(dtype="int64"))
-    out = results.sort_values(["qid", "score", "docno"], ascending=[True, False, True], kind="stable")
-    out = out.reset_index(drop=True)
-    out["rank"] = out.groupby("qid", sort=False).cumcount().astype("int64")
+    codes = pd.factorize(results["qid"], sort=True)[0]
+    scores = results["score"].to_numpy(dtype="float64", na_value=np.nan)
+    order = np.lexsort((-scores, codes))  # stable; NaN scores last in their query
+    codes = codes[order]
+    _order_ties_by_docno(order, codes, scores[order], results["docno"])
+    out = results.take(order).reset_index(drop=True)
+    first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])  # where each query starts
+    out["rank"] = np.arange(len(out), dtype="int64") - np.repeat(first, np.diff(np.r_[first, len(out)]))
     return out
+
+
+def _order_ties_by_docno(order: np.ndarray, codes: np.ndarray, scores: np.ndarray, docnos: pd.Series) -> None:
+    """Within each run of equal (qid, score) in ``order``, put the rows in docno order (in place, stable)."""
+    same = (codes[1:] == codes[:-1]) & ((scores[1:] == scores[:-1]) | (np.isnan(scores[1:]) & np.isnan(scores[:-1])))
+    if not same.any():
+        return
+    tied = np.zeros(len(order), dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    where = np.flatnonzero(tied)
+    run = np.cumsum(np.r_[True, ~same])[where]  # one id per run of ties
+    names = pd.factorize(docnos.to_numpy()[order[where]], sort=True)[0]
+    order[where] = order[where][np.lexsort((names, run))]
 
 
 def check_finite(results: pd.DataFrame, source: str) -> None:

@@ -90,3 +90,15 @@ def test_index_retrieval_equals_brute_force(tmp_path_factory, docs, queries):
     merged = got[key + ["score"]].merge(want[key + ["score"]], on=key, how="outer", suffixes=("_index", "_exact"))
     assert merged.notna().all().all(), "both return the same documents (those sharing a term with the query)"
     np.testing.assert_allclose(merged["score_index"], merged["score_exact"], rtol=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["q1", "q10", "q2", "a"]), st.sampled_from([f"d{i}" for i in range(12)]),
+                          st.sampled_from([0.0, 1.0, -1.0, 2.5, np.nan, np.inf, -np.inf])), min_size=1, max_size=40))
+def test_ranking_is_one_sort_by_qid_then_score_then_docno(rows):
+    """rank_results (which sorts by docno only inside runs of tied scores) orders every frame exactly as a stable
+    sort on (qid, -score, docno) does, NaN scores last, duplicates kept in input order, rank from 0 per query."""
+    frame = pd.DataFrame(rows, columns=["qid", "docno", "score"]).assign(row=range(len(rows)))
+    want = frame.sort_values(["qid", "score", "docno"], ascending=[True, False, True], kind="stable")
+    want = want.reset_index(drop=True).assign(rank=lambda f: f.groupby("qid").cumcount().astype("int64"))
+    pd.testing.assert_frame_equal(rank_results(frame), want)
