@@ -89,14 +89,14 @@ def rerank(n: int, models: Path, batch_size: int) -> dict:
             "beyond_output_mb": (peak - before - out_bytes) / MB, "rows_per_s": n / seconds}
 
 
-def encode(n: int, models: Path, batch_size: int) -> dict:
+def encode(n: int, models: Path, batch_size: int, shard_docs: int | None = None) -> dict:
     from transformers_ir.splade import PisaSparseIndex, Splade
 
     splade = Splade.from_pretrained(str(models / "mlm"), batch_size=batch_size, doc_max_length=128)
     body = texts(n)
     docs = ({"docno": f"d{i}", "text": t} for i, t in enumerate(body))
     with tempfile.TemporaryDirectory() as tmp:
-        index = PisaSparseIndex(Path(tmp) / "idx")
+        index = PisaSparseIndex(Path(tmp) / "idx", shard_docs=shard_docs)
         before, start = rss(), time.perf_counter()
         index.build(splade.doc_encoder().transform_iter(docs))
         seconds = time.perf_counter() - start
@@ -106,9 +106,10 @@ def encode(n: int, models: Path, batch_size: int) -> dict:
             "docs_per_s": n / seconds}
 
 
-def child(workload: str, n: int, models: Path, batch_size: int) -> dict:
+def child(workload: str, n: int, models: Path, batch_size: int, **options) -> dict:
     script = (f"import sys, json; sys.path[:0] = [{str(ROOT / 'bench')!r}, {str(ROOT / 'tests')!r}]\n"
-              f"import load; print(json.dumps(load.{workload}({n}, load.Path({str(models)!r}), {batch_size})))")
+              f"import load; print(json.dumps(load.{workload}({n}, load.Path({str(models)!r}), {batch_size}, "
+              f"**{options!r})))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"{workload}({n}) failed:\n{done.stderr[-3000:]}")
@@ -119,6 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (0.01 for a quick check)")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--shard-docs", type=int, default=10_000,
+                        help="documents per PISA shard when indexing (0: one unsharded index)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "tests"))
     import tiny_models
@@ -129,8 +132,11 @@ def main() -> None:
         tiny_models.bert_mlm(models / "mlm")
         sizes = {"rerank": [int(100_000 * args.scale), int(1_000_000 * args.scale)],
                  "encode": [int(10_000 * args.scale), int(100_000 * args.scale)]}
-        results = {w: [child(w, n, models, args.batch_size) for n in ns] for w, ns in sizes.items()}
-    print(f"tiny models (hidden 32, 2 layers), batch_size {args.batch_size}")
+        encode_options = {"shard_docs": args.shard_docs or None}
+        results = {w: [child(w, n, models, args.batch_size, **(encode_options if w == "encode" else {})) for n in ns]
+                   for w, ns in sizes.items()}
+    print(f"tiny models (hidden 32, 2 layers), batch_size {args.batch_size}, PISA shard_docs "
+          f"{args.shard_docs or 'none (one index)'}")
     for r in results["rerank"]:
         print(f"re-rank {r['rows']:>9,} rows: frame {r['frame_mb']:7.1f} MB; RSS {r['before_mb']:7.1f} -> peak "
               f"{r['peak_mb']:7.1f} MB (+{r['growth_mb']:6.1f}; output frame {r['output_mb']:5.1f}, beyond it "
@@ -141,7 +147,7 @@ def main() -> None:
     small, large = results["rerank"]
     esmall, elarge = results["encode"]
     print(json.dumps({
-        "batch_size": args.batch_size,
+        "batch_size": args.batch_size, "shard_docs": args.shard_docs or None,
         "rerank_rows": large["rows"], "rerank_peak_mb": round(large["peak_mb"], 1),
         "rerank_beyond_output_mb_small": round(small["beyond_output_mb"], 1),
         "rerank_beyond_output_mb_large": round(large["beyond_output_mb"], 1),

@@ -53,6 +53,38 @@ def test_pisa_inverting_in_batches_gives_the_same_index(tmp_path, splade, encode
         PisaSparseIndex(tmp_path / "bad", invert_batch=0)
 
 
+def test_a_sharded_pisa_index_ranks_as_one_index(tmp_path, splade, encoded, queries):
+    """shard_docs bounds a build's memory by the shard: one PISA index per shard_docs documents, searched
+    together; the merged top-k is the unsharded one, the statistics count every shard, corrupting a shard's file
+    is caught on open."""
+    q = splade.query_encoder()(queries)
+    whole = _build(tmp_path / "whole", "pisa", encoded)
+    sharded = _build(tmp_path / "sharded", "pisa", encoded, shard_docs=2)
+    assert sharded.metadata["shards"] == math.ceil(len(encoded) / 2) > 1 and sharded.num_docs() == len(encoded)
+    assert "shard_docs=2" in repr(sharded)
+    for k in (2, 100):
+        assert _by_query(sharded.retriever(num_results=k)(q)) == _by_query(whole.retriever(num_results=k)(q))
+    assert sharded.stats()["docs"] == len(encoded) and sharded.document_frequencies() == whole.document_frequencies()
+    reopened = PisaSparseIndex(sharded.path)  # the sharding is read from the index, not the constructor
+    assert _by_query(reopened.retriever(num_results=100)(q)) == _by_query(whole.retriever(num_results=100)(q))
+    part = next(p for p in sorted((sharded.path / "shards").rglob("*")) if p.is_file() and p.stat().st_size > 8)
+    part.write_bytes(b"x" * part.stat().st_size)
+    with pytest.raises(CorruptIndex):
+        PisaSparseIndex(sharded.path).retriever()
+    with pytest.raises(ValueError, match="shard_docs must be a positive int"):
+        PisaSparseIndex(tmp_path / "bad", shard_docs=0)
+
+
+def test_a_source_failing_in_a_later_shard_leaves_nothing(tmp_path, encoded):
+    def docs():
+        yield from encoded[:3]
+        raise RuntimeError("corpus read failed")
+
+    with pytest.raises(RuntimeError, match="corpus read failed"):
+        PisaSparseIndex(tmp_path / "pisa", shard_docs=2).indexer().index(docs())
+    assert not (tmp_path / "pisa").exists()
+
+
 def test_quantised_scores_approximate_the_float_dot_product(tmp_path, splade, encoded, queries):
     exact = _build(tmp_path, "exact", encoded)
     q = splade.query_encoder()(queries)

@@ -1,6 +1,7 @@
 """The three SPLADE index engines: PISA (default), Terrier (pretokenised) and exact (scipy.sparse, brute force)."""
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from transformers_ir.splade._toks import quantise, toks_matrix
 # ('[CLS]', any cased vocabulary) would never match: such terms, and those that could be mistaken for an escaped
 # one, are stored and queried as this marker + their UTF-8 in hex (an injective, lower-case spelling).
 _ESCAPE = "\u00a7x"
+SHARDS = "shards"  # folder of a sharded PISA index's parts
 
 
 def pisa_term(term: str) -> str:
@@ -37,16 +39,24 @@ class PisaSparseIndex(SparseIndex):
         invert_batch: documents inverted in memory at a time while building (pyterrier-pisa keeps each batch's
             postings as Python lists, about 100 bytes a posting: 10,000 SPLADE documents of ~250 terms take about
             250 MB; pyterrier-pisa's own default, 100,000, takes ten times that). Batches are merged on disk.
+        shard_docs: build one PISA index per this many documents (default: one index). PISA compresses a whole
+            index in memory, about 12 bytes a posting, so an unsharded build needs memory in proportion to the
+            corpus; sharded, in proportion to ``shard_docs``. Retrieval searches every shard and keeps the best
+            ``num_results``: the same ranking, since impact scores do not depend on the other documents (only
+            which of several documents tied at the cut-off is kept may differ), at the cost of one search per
+            shard. A built index keeps the sharding it was built with.
     """
 
     engine = "splade-pisa"
 
     def __init__(self, path: str | Path, *, scale: float | None = None, threads: int = 1,
-                 invert_batch: int = 10_000):
+                 invert_batch: int = 10_000, shard_docs: int | None = None):
         super().__init__(path, scale=scale, threads=threads)
-        if not isinstance(invert_batch, int) or invert_batch < 1:
-            raise ValueError(f"invert_batch must be a positive int (documents per batch), got {invert_batch!r}")
+        for name, value in (("invert_batch", invert_batch), ("shard_docs", shard_docs)):
+            if (value is not None or name == "invert_batch") and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive int (documents), got {value!r}")
         self.invert_batch = invert_batch
+        self.shard_docs = shard_docs
 
     def _guard_options(self) -> dict:
         return {"forbid_spaces": True}
@@ -58,12 +68,32 @@ class PisaSparseIndex(SparseIndex):
         return pyterrier_pisa.PisaIndex(str(path or self.path), stemmer="none", stops="none", threads=self.threads,
                                         batch_size=self.invert_batch)
 
+    def shard_paths(self) -> list[Path]:
+        """The folders of the PISA indexes that make up this one (the index itself when it is not sharded)."""
+        shards = self.metadata.get("shards")
+        return [self.path] if shards is None else [self.path / SHARDS / f"{i:05d}" for i in range(shards)]
+
     def _write(self, tmp: Path, docs: Iterator[tuple[str, dict]]) -> int:
-        pisa = self._pisa(tmp)
         stream = ({"docno": docno, "toks": {pisa_term(t): w for t, w in toks.items()}} for docno, toks in docs)
+        if self.shard_docs is None:
+            return self._write_pisa(tmp, stream)
+        count = shards = 0
+        while (first := next(stream, None)) is not None:
+            count += self._write_pisa(tmp / SHARDS / f"{shards:05d}",
+                                      itertools.chain([first], itertools.islice(stream, self.shard_docs - 1)))
+            shards += 1
+        self._settings["shards"] = shards
+        return count
+
+    def _write_pisa(self, folder: Path, docs: Iterator[dict]) -> int:
+        pisa = self._pisa(folder)
         with padded_batches():  # pyterrier-pisa's merge of several batches is wrong without it
-            pisa.toks_indexer(scale=1.0, mode="overwrite").index(stream)  # impacts are integers already
+            pisa.toks_indexer(scale=1.0, mode="overwrite").index(docs)  # impacts are integers already
         return pisa.num_docs()
+
+    def _settings_repr(self) -> str:
+        extra = "" if self.shard_docs is None else f", shard_docs={self.shard_docs}"
+        return super()._settings_repr() + extra
 
     def _retriever_class(self) -> type:
         return PisaSparseRetriever
@@ -71,15 +101,19 @@ class PisaSparseIndex(SparseIndex):
 
 class PisaSparseRetriever(SparseRetriever):
     def _search(self, toks: list[dict]) -> pd.DataFrame:
-        if getattr(self, "_pisa", None) is None:  # opening the index costs more than a batch of queries
-            self._pisa = self.index._pisa().quantized(num_results=self.num_results, toks_scale=1.0,
-                                                      threads=self.index.threads, verbose=self.verbose)
-        pisa = self._pisa
+        if getattr(self, "_shards", None) is None:  # opening the index costs more than a batch of queries
+            self._shards = [self.index._pisa(path).quantized(num_results=self.num_results, toks_scale=1.0,
+                                                             threads=self.index.threads, verbose=self.verbose)
+                            for path in self.index.shard_paths()]
         frame = pd.DataFrame({"qid": [str(i) for i in range(len(toks))],
                               "query_toks": [{pisa_term(t): w for t, w in q.items()} for q in toks]})
-        hits = pisa(frame)
-        return pd.DataFrame({"qidx": hits["qid"].astype(np.int64).to_numpy(), "docno": hits["docno"].to_numpy(),
+        hits = pd.concat([shard(frame) for shard in self._shards], ignore_index=True)
+        hits = pd.DataFrame({"qidx": hits["qid"].astype(np.int64).to_numpy(), "docno": hits["docno"].to_numpy(),
                              "score": hits["score"].to_numpy(dtype="float64") / dot_scale(self.index)})
+        if len(self._shards) > 1:  # each shard's best; keep the best of all
+            hits = hits.sort_values(["qidx", "score", "docno"], ascending=[True, False, True], kind="stable")
+            hits = hits.groupby("qidx", sort=False).head(self.num_results).reset_index(drop=True)
+        return hits
 
 
 class TerrierSparseIndex(SparseIndex):
