@@ -84,7 +84,8 @@ def test_train_config_and_name_exclude_each_other_and_the_family_must_match(tmp_
     (tmp_path / "parent.toml").write_text(f'[model]\nname = "{tiny_classifier_path}"\n[data]\ntriples = "t.tsv"\n')
     for model, error in [(f'name = "x"\ntrain_config = "parent.toml"', "not both"),
                          ('family = "splade"\ntrain_config = "parent.toml"', "trains a 'cross-encoder' model"),
-                         ('train_config = "nowhere.toml"', "does not exist")]:
+                         ('train_config = "nowhere.toml"', "does not exist"),
+                         ('train_config = "child.toml"', "cannot start from its own model")]:
         (tmp_path / "child.toml").write_text(f'[model]\n{model}\n[data]\ntriples = "t.tsv"\n[loss]\n'
                                              f'name = "{"rank-ibn" if "splade" in model else "bce"}"\n')
         with pytest.raises(ConfigError, match=error):

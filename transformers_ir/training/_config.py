@@ -9,7 +9,6 @@ Example (``pipelines/train/minilm-scifact.toml``)::
     # or, instead of name: train_config = "other.toml" starts from the model that config trains (trained first
     # when missing), e.g. to go on training it with other negatives or another loss
 
-
     [data]
     topics = "irds:beir/scifact/train"  # qrels and corpus default to the topics' dataset
     negatives = { component = "bm25", engine = "pisa" }   # any registered first stage
@@ -173,11 +172,6 @@ def _check(spec: TrainingSpec, where: str) -> None:
     if bool(m.name) == (m.train_config is not None):
         raise ConfigError(f'{where}: [model] needs either name = "..." (an alias such as "all-MiniLM-L6-v2" or a '
                           f'path) or train_config = "other.toml" (start from the model it trains), not both')
-    if m.train_config is not None:
-        parent = spec.parent()  # checked now: a missing or broken parent config fails before any training
-        if parent.model.family != m.family:
-            raise ConfigError(f"{where}: [model] train_config {m.train_config!r} trains a {parent.model.family!r} "
-                              f"model, not {m.family!r}: set family = {parent.model.family!r}")
     if not d.topics and not d.triples:
         raise ConfigError(f'{where}: [data] needs topics = "irds:..." (with qrels), or triples = "file.tsv"')
     if d.group_size < 1 or d.depth < 1:
@@ -204,7 +198,22 @@ def _check(spec: TrainingSpec, where: str) -> None:
         raise ConfigError(f"{where}: [train] warmup_ratio must be in [0, 1), got {t.warmup_ratio}")
 
 
-def parse_training_config(source: str | Path | dict, *, name: str | None = None) -> TrainingSpec:
+def _check_parent(spec: TrainingSpec, where: str, chain: tuple[Path, ...]) -> None:
+    """A ``[model] train_config`` must parse, train the same family and not lead back to a config of the chain;
+    checked now, so that a broken parent fails before any training."""
+    parent_path = Path(spec.resolve(spec.model.train_config)).resolve()
+    if parent_path in chain:
+        raise ConfigError(f"{where}: [model] train_config {spec.model.train_config!r} leads back to "
+                          f"{parent_path}: a config cannot start from its own model")
+    parent = parse_training_config(parent_path, _chain=chain)
+    if parent.model.family != spec.model.family:
+        raise ConfigError(f"{where}: [model] train_config {spec.model.train_config!r} trains a "
+                          f"{parent.model.family!r} model, not {spec.model.family!r}: set family = "
+                          f"{parent.model.family!r}")
+
+
+def parse_training_config(source: str | Path | dict, *, name: str | None = None,
+                          _chain: tuple[Path, ...] = ()) -> TrainingSpec:
     """Read and check a training config (a TOML path, or the same content as a dict)."""
     if isinstance(source, dict):
         raw, path, where = source, None, "training config"
@@ -227,4 +236,6 @@ def parse_training_config(source: str | Path | dict, *, name: str | None = None)
     parts = {key: _build(cls, raw.get(key, {}), key, where) for key, cls in _SECTIONS.items()}
     spec = TrainingSpec(path=path, name=name or top_name or (path.stem if path else "model"), **parts)
     _check(spec, where)
+    if spec.model.train_config is not None:
+        _check_parent(spec, where, _chain + ((path.resolve(),) if path else ()))
     return spec
