@@ -8,13 +8,12 @@ models (hidden 32, 2 layers: the streaming and the frames are what is measured, 
 
 For each it prints the RSS before the work (the input frame already built), the peak RSS during it, the growth,
 and for re-ranking the growth beyond the output frame itself (a copy of the input's columns plus score and rank,
-which is the result and must grow with the frame). The documented bound: that remainder depends on the batch
-size (``batch_size * CHUNK_BATCHES`` pairs are tokenised at a time), plus about 40 bytes a row of bookkeeping (the
-query and text lists handed to the tokenizer chunk by chunk, the scores, the sort keys of the ranking; the frame
-itself takes about 430 bytes a row here). Encoding streams documents; the PISA build inverts ``invert_batch``
-documents (10,000) in memory at a time, but PISA's compression step then holds about 12 bytes a posting (anonymous
-memory; measured with 250-term documents: +249 MB at 10k documents, +343 MB at 40k), so building grows with the
-number of postings. The last line is JSON.
+which is the result and must grow with the frame). The documented bound: re-ranking tokenises ``batch_size *
+CHUNK_BATCHES`` pairs at a time from the frame's own column arrays, and ranking holds a few integer arrays of the
+frame's length (codes, order, rank: about 20 bytes a row, measured 18 MB at 1M rows); the rest depends on the batch
+size. Encoding streams documents; the PISA build inverts ``invert_batch`` documents (10,000) in memory at a time and
+compresses one shard of ``shard_docs`` documents at a time (PISA compresses a whole index in memory, about 12 bytes
+a posting: unsharded, ``--shard-docs 0``, the build grows with the corpus's postings). The last line is JSON.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/load.py                  # 100k and 1M rows; 10k and 100k documents
     HF_HUB_OFFLINE=1 .venv/bin/python bench/load.py --scale 0.01     # a quick check
