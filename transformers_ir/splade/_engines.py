@@ -31,6 +31,12 @@ def pisa_term(term: str) -> str:
     return term
 
 
+def _positive_docs(name: str, value) -> int:
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int (documents), got {value!r}")
+    return value
+
+
 class PisaSparseIndex(SparseIndex):
     """Impact index in PISA through pyterrier-pisa's ``toks_indexer``; retrieval with its quantized scorer
     (block-max WAND, exact top-k for the integer impacts).
@@ -52,11 +58,8 @@ class PisaSparseIndex(SparseIndex):
     def __init__(self, path: str | Path, *, scale: float | None = None, threads: int = 1,
                  invert_batch: int = 10_000, shard_docs: int | None = None):
         super().__init__(path, scale=scale, threads=threads)
-        for name, value in (("invert_batch", invert_batch), ("shard_docs", shard_docs)):
-            if (value is not None or name == "invert_batch") and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive int (documents), got {value!r}")
-        self.invert_batch = invert_batch
-        self.shard_docs = shard_docs
+        self.invert_batch = _positive_docs("invert_batch", invert_batch)
+        self.shard_docs = None if shard_docs is None else _positive_docs("shard_docs", shard_docs)
 
     def _guard_options(self) -> dict:
         return {"forbid_spaces": True}
