@@ -151,7 +151,8 @@ def main() -> None:
         "rerank_beyond_output_mb_small": round(small["beyond_output_mb"], 1),
         "rerank_beyond_output_mb_large": round(large["beyond_output_mb"], 1),
         "encode_docs": elarge["docs"], "encode_peak_mb": round(elarge["peak_mb"], 1),
-        "encode_growth_mb_small": round(esmall["growth_mb"], 1), "encode_growth_mb_large": round(elarge["growth_mb"], 1),
+        "encode_growth_mb_small": round(esmall["growth_mb"], 1),
+        "encode_growth_mb_large": round(elarge["growth_mb"], 1),
     }))
 
 

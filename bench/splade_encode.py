@@ -90,7 +90,7 @@ def main() -> None:
         systems[name] = encode
         references[name] = reference
     seconds = dict.fromkeys(systems, 0.0)
-    for name, system in systems.items():  # warm-up: first calls allocate and load lazily
+    for system in systems.values():  # warm-up: first calls allocate and load lazily
         system(frame.head(args.batch_size))
     for part in np.array_split(np.arange(len(frame)), args.slices):
         piece = frame.iloc[part]

@@ -158,7 +158,9 @@ def test_pisa_path_needs_no_java(tmp_path):
         index = PisaIndex({str(tmp_path / 'idx')!r}).build(iter(docs))
         res = index.bm25()(pd.DataFrame({{'qid': ['q1'], 'query': ['cat']}}))
         qrels = pd.DataFrame({{'qid': ['q1'], 'docno': ['d1'], 'label': [1]}})
-        print('NDCG', ir_measures.calc_aggregate([ir_measures.nDCG@10], qrels.rename(columns={{'qid': 'query_id', 'docno': 'doc_id', 'label': 'relevance'}}), res.rename(columns={{'qid': 'query_id', 'docno': 'doc_id'}}))[ir_measures.nDCG@10])
+        qrels = qrels.rename(columns={{'qid': 'query_id', 'docno': 'doc_id', 'label': 'relevance'}})
+        res = res.rename(columns={{'qid': 'query_id', 'docno': 'doc_id'}})
+        print('NDCG', ir_measures.calc_aggregate([ir_measures.nDCG@10], qrels, res)[ir_measures.nDCG@10])
         print('JAVA', pt.java.started())
         """
     )

@@ -1,10 +1,10 @@
 """Where transformers-ir keeps its files, and where it finds the offline data.
 
-| what | environment variable | default |
-|---|---|---|
-| our cache (indexes, ir_datasets cache, runs) | ``TRANSFORMERS_IR_HOME`` | ``<checkout>/.cache`` in a source checkout, else ``~/.cache/transformers-ir`` |
-| offline data folder | ``TRANSFORMERS_IR_DATA`` | ``<checkout>/../shared/data`` or ``./../shared/data`` when it exists |
-| ir_datasets' cache | ``IR_DATASETS_HOME`` (the user's, when set) | ``<our cache>/ir_datasets`` |
+- our cache (indexes, ir_datasets cache, runs): ``TRANSFORMERS_IR_HOME``, default ``<checkout>/.cache`` in a
+  source checkout, else ``~/.cache/transformers-ir``;
+- the offline data folder: ``TRANSFORMERS_IR_DATA``, default ``<checkout>/../shared/data`` or ``./../shared/data``
+  when it exists;
+- ir_datasets' cache: ``IR_DATASETS_HOME`` (the user's, when set), default ``<our cache>/ir_datasets``.
 """
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from pyterrier.validate import _TransformerMode
 
 def input_error(message: str, missing: Sequence[str] = ()) -> pt.validate.InputValidationError:
     """An ``InputValidationError`` carrying ``message`` (say what is wrong and how to fix it)."""
-    return pt.validate.InputValidationError(message, [_TransformerMode(missing_columns=list(missing), extra_columns=[])])
+    mode = _TransformerMode(missing_columns=list(missing), extra_columns=[])
+    return pt.validate.InputValidationError(message, [mode])
 
 
 def require_columns(inp: pd.DataFrame, columns: Sequence[str], hint: str) -> None:

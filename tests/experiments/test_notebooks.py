@@ -70,8 +70,8 @@ def test_quickstart(tmp_path, tiny_mlm_path, tiny_classifier_path):
 
 @needs_data
 def test_splade_analysis(tmp_path, tiny_mlm_path):
-    book = execute("splade_analysis.ipynb", {"N_QUERIES": 5, "SPLADE": str(tiny_mlm_path), "N_EXAMPLES": 2, "DOC_MAX_LENGTH": 128,
-                                             "N_DOCS": 300,
+    book = execute("splade_analysis.ipynb", {"N_QUERIES": 5, "SPLADE": str(tiny_mlm_path), "N_EXAMPLES": 2,
+                                             "DOC_MAX_LENGTH": 128, "N_DOCS": 300,
                                              "TOP_KS": [4, 16, None], "WORK_DIR": str(tmp_path / "work")}, tmp_path)
     text = outputs(book)
     assert "* = expansion" in text and "top_k" in text

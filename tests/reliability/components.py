@@ -122,7 +122,8 @@ FACTORIES = [
     Factory("splade-scorer", "reranker", lambda get: _splade(get).scorer()),
     Factory("splade-query-encoder", "query-encoder", lambda get: _splade(get).query_encoder()),
     Factory("splade-doc-encoder", "doc-encoder", lambda get: _splade(get).doc_encoder()),
-    Factory("splade-retriever", "retriever", lambda get: _splade(get).query_encoder() >> get("splade_index").retriever()),
+    Factory("splade-retriever", "retriever",
+            lambda get: _splade(get).query_encoder() >> get("splade_index").retriever()),
     Factory("scorer-cache", "reranker", lambda get: get("cached_cross_encoder")),
 ]
 

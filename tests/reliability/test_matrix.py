@@ -72,8 +72,8 @@ def _by_role(**inputs):
     return make
 
 
-Q, R, I = ("retriever", "query-encoder"), ("reranker",), ("indexer", "doc-encoder")
-QR, ALL = Q + R, Q + R + I
+Q, R, IDX = ("retriever", "query-encoder"), ("reranker",), ("indexer", "doc-encoder")
+QR, ALL = Q + R, Q + R + IDX
 #: First stages refuse a missing query or document text; models may read it as empty text.
 MISSING_TEXT = {"*": EITHER, **{f.name: ERROR for f in FACTORIES if f.role in ("indexer", "retriever")}}
 
@@ -82,7 +82,7 @@ CASES = [
     Case("missing-query-column", QR, _by_role(retriever=pd.DataFrame({"qid": ["q1"]}),
                                              reranker=lambda: results(["x"]).drop(columns="query")),
          ERROR, "query"),
-    Case("missing-text-column", R + I, _by_role(reranker=lambda: results(["x"]).drop(columns="text"),
+    Case("missing-text-column", R + IDX, _by_role(reranker=lambda: results(["x"]).drop(columns="text"),
                                                                indexer=[{"docno": "d1"}]),
          ERROR, "text"),
     Case("numeric-qid-docno", ALL, _by_role(retriever=pd.DataFrame({"qid": [1, 2], "query": ["cat", "dog"]}),
@@ -107,7 +107,7 @@ CASES = [
     Case("nan-text", ALL, _by_role(retriever=topics([np.nan, "cat"]), reranker=lambda: results([np.nan, "cat"]),
                                    indexer=lambda: docs({"docno": "n", "text": np.nan})),
          MISSING_TEXT, "missing"),
-    Case("numeric-text", I, _by_role(indexer=lambda: docs({"docno": "n", "text": 12345})), EITHER, "int"),
+    Case("numeric-text", IDX, _by_role(indexer=lambda: docs({"docno": "n", "text": 12345})), EITHER, "int"),
     Case("unicode-emoji-rtl", ALL, _by_role(retriever=topics([UNICODE]), reranker=lambda: results([UNICODE, "x"],
                                                                                                   query=UNICODE),
                                             indexer=lambda: docs({"docno": "u🐱é", "text": UNICODE})),
@@ -129,9 +129,9 @@ CASES = [
     Case("tied-identical-docs", R, _by_role(reranker=lambda: results(["same text"] * 4, docnos=["z", "b", "y", "a"]))),
     Case("duplicate-docno", ("indexer",), _by_role(indexer=lambda: docs({"docno": "d2", "text": "again"})), ERROR,
          "duplicate docno 'd2'"),
-    Case("docno-with-space", I, _by_role(indexer=lambda: docs({"docno": "a b", "text": "cat"})),
+    Case("docno-with-space", IDX, _by_role(indexer=lambda: docs({"docno": "a b", "text": "cat"})),
          {"*": EITHER, "pisa-index": ERROR}, "white space"),
-    Case("long-docno-not-first", I, _by_role(indexer=lambda: docs({"docno": "x" * 80, "text": "cat"})),
+    Case("long-docno-not-first", IDX, _by_role(indexer=lambda: docs({"docno": "x" * 80, "text": "cat"})),
          {"*": EITHER, "terrier-index": ERROR}, "longer"),
     Case("missing-docno", ("indexer",), _by_role(indexer=lambda: docs({"text": "cat"})), ERROR, "docno"),
     Case("source-fails-partway", ("indexer",), _by_role(indexer=_broken_source), ERROR, "source broke"),

@@ -133,7 +133,8 @@ def _calls(tree: ast.AST):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            owner = getattr(func.value, "id", getattr(func.value, "attr", "")) if isinstance(func, ast.Attribute) else ""
+            owner = (getattr(func.value, "id", getattr(func.value, "attr", ""))
+                     if isinstance(func, ast.Attribute) else "")
             yield node, owner, name
 
 

@@ -33,7 +33,8 @@ def test_module_loss_is_rank_ibn_plus_weighted_flops(tiny_mlm_path):
     batch = SpladeCollator(splade)([_data()[i] for i in range(3)])["batch"]
     loss = module(batch)
     q, d = splade.represent(batch.queries, "query"), splade.represent(batch.docs, "doc")
-    expected = RankIBNLoss()(q @ d.T, 2) + 0.3 * 0.25 * FlopsRegularizer.flops(q) + 0.1 * 0.25 * FlopsRegularizer.flops(d)
+    flops = FlopsRegularizer.flops
+    expected = RankIBNLoss()(q @ d.T, 2) + 0.3 * 0.25 * flops(q) + 0.1 * 0.25 * flops(d)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert module.metrics["nnz_query"] == pytest.approx((q > 0).sum(-1).float().mean().item())
     assert module.metrics["lambda_doc"] == pytest.approx(0.025)

@@ -82,7 +82,7 @@ def test_train_config_and_name_exclude_each_other_and_the_family_must_match(tmp_
     from transformers_ir.training import ConfigError
 
     (tmp_path / "parent.toml").write_text(f'[model]\nname = "{tiny_classifier_path}"\n[data]\ntriples = "t.tsv"\n')
-    for model, error in [(f'name = "x"\ntrain_config = "parent.toml"', "not both"),
+    for model, error in [('name = "x"\ntrain_config = "parent.toml"', "not both"),
                          ('family = "splade"\ntrain_config = "parent.toml"', "trains a 'cross-encoder' model"),
                          ('train_config = "nowhere.toml"', "does not exist"),
                          ('train_config = "child.toml"', "cannot start from its own model")]:

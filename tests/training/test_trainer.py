@@ -3,6 +3,7 @@ while a checkpoint is written leaves the previous one loadable, torchrun with gl
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +94,9 @@ def test_resume_after_a_kill_gives_the_same_loss_curve(tmp_path, tiny_classifier
             _dataset(), tmp_path / "b", resume=False, verbose=False, callbacks=[_KillAfterSave()])
     assert last_checkpoint(tmp_path / "b" / "checkpoints").name == "checkpoint-2"
     torch.manual_seed(123)  # a different fresh start: resuming must not depend on it
-    resumed = fit(_spec(tmp_path / "b", tiny_classifier_path), CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL),
-                  _dataset(), tmp_path / "b", resume=True, verbose=False)
+    model = CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL)
+    resumed = fit(_spec(tmp_path / "b", tiny_classifier_path), model, _dataset(), tmp_path / "b", resume=True,
+                  verbose=False)
     np.testing.assert_allclose(_losses(resumed), _losses(full), rtol=1e-5)
 
 
@@ -110,8 +112,8 @@ def test_a_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, tiny
 
     monkeypatch.setattr(RankingTrainer, "_save_rng_state", dies_on_second_save)
     with pytest.raises(KeyboardInterrupt):
-        fit(_spec(tmp_path, tiny_classifier_path), CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL), _dataset(),
-            tmp_path, resume=False, verbose=False)
+        model = CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL)
+        fit(_spec(tmp_path, tiny_classifier_path), model, _dataset(), tmp_path, resume=False, verbose=False)
     folder = tmp_path / "checkpoints"
     assert last_checkpoint(folder).name == "checkpoint-2"
     assert not (folder / "checkpoint-4").exists()  # the half-written one never got its final name
@@ -123,18 +125,19 @@ def test_a_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, tiny
 
 def test_torchrun_two_processes_with_gloo(tmp_path, tiny_classifier_path):
     script = tmp_path / "ddp.py"
-    script.write_text(
-        "import sys, torch\n"
-        "sys.path.insert(0, %r)\n"
-        "from test_trainer import _dataset, _spec\n"
-        "from transformers_ir.cross_encoders import CrossEncoder\n"
-        "from transformers_ir.training import fit\n"
-        "torch.manual_seed(0)\n"
-        "out = sys.argv[1]\n"
-        "t = fit(_spec(out, %r), CrossEncoder.from_pretrained(%r, max_length=64, query_max_length=16), _dataset(group_size=3, epochs=2), "
-        "__import__('pathlib').Path(out), resume=False, verbose=False)\n"
-        "print('WORLD', t.args.world_size, t.state.global_step)\n"
-        % (str(Path(__file__).parent), str(tiny_classifier_path), str(tiny_classifier_path)))
+    script.write_text(textwrap.dedent(f"""\
+        import sys, torch
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_trainer import _dataset, _spec
+        from transformers_ir.cross_encoders import CrossEncoder
+        from transformers_ir.training import fit
+        torch.manual_seed(0)
+        out = sys.argv[1]
+        model = CrossEncoder.from_pretrained({str(tiny_classifier_path)!r}, max_length=64, query_max_length=16)
+        t = fit(_spec(out, {str(tiny_classifier_path)!r}), model, _dataset(group_size=3, epochs=2),
+                __import__('pathlib').Path(out), resume=False, verbose=False)
+        print('WORLD', t.args.world_size, t.state.global_step)
+        """))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--master_port", "29531", str(script), str(tmp_path / "ddp")],

@@ -250,7 +250,8 @@ class EncoderCache(KeyedCache):
         self.on = [key] if isinstance(key, str) else list(key)
         self.value = [value] if isinstance(value, str) else list(value)
         config = cache_key(encoder) if config is None else config
-        super().__init__(path, encoder, config=None if config is None else {**config, "on": self.on, "value": self.value})
+        config = None if config is None else {**config, "on": self.on, "value": self.value}
+        super().__init__(path, encoder, config=config)
 
     def _open_store(self, path: Path, computer):
         return _pyterrier_caching().Sqlite3KeyValueCache(path, computer, key=self.on, value=self.value)

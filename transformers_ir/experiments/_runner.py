@@ -53,7 +53,8 @@ class ExperimentResult:
         return rows
 
 
-def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path, built: dict | None = None) -> list[pt.Transformer]:
+def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path,
+                 built: dict | None = None) -> list[pt.Transformer]:
     """Each stage's transformer, without its cutoff; ``built`` memoises them by component and parameters, so a
     model named by several systems is loaded once."""
     components = registry()

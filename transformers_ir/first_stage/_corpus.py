@@ -106,4 +106,5 @@ class CorpusGuard:
         if self.count == 0:
             raise ValueError("the corpus is empty: there is nothing to index")
         if indexed is not None and indexed != self.count:
-            raise RuntimeError(f"the index holds {indexed} documents but {self.count} were given: the build is incomplete")
+            raise RuntimeError(f"the index holds {indexed} documents but {self.count} were given: "
+                               "the build is incomplete")

@@ -198,7 +198,7 @@ class ExactSparseIndex(SparseIndex):
     def load(self) -> tuple[sp.csr_matrix, np.ndarray, dict[str, int]]:
         """The ``[docs, terms]`` weight matrix, the docnos, and the term -> column lexicon."""
         if getattr(self, "_loaded", None) is None:
-            self.metadata
+            _ = self.metadata  # raises, naming the fix, when no complete index is there
             terms = json.loads((self.path / "terms.json").read_text())
             self._loaded = (sp.load_npz(self.path / "weights.npz").tocsr(),
                             np.array(json.loads((self.path / "docnos.json").read_text()), dtype=object),

@@ -118,7 +118,7 @@ class SparseIndex(IndexArtifact):
     def document_frequencies(self) -> dict[str, int]:
         """How many documents hold each term (with a non-zero stored weight)."""
         if self._df is None:
-            self.metadata
+            _ = self.metadata  # raises, naming the fix, when no complete index is there
             self._df = json.loads((self.path / DF_FILE).read_text())
         return self._df
 

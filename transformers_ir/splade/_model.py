@@ -69,7 +69,7 @@ def _projection_site(model: nn.Module) -> tuple[nn.Module, str] | None:
     projection = getter() if getter is not None else None
     if not isinstance(projection, nn.Linear):
         return None
-    for name, module in model.named_modules():
+    for module in model.modules():
         for attr, child in module.named_children():
             if child is projection:
                 return module, attr

@@ -133,9 +133,10 @@ def read_shards(out_dir: str | Path) -> Iterator[dict]:
 def shard_matrix(out_dir: str | Path) -> tuple[list[str], sp.csr_matrix, np.ndarray]:
     """Every document's weights from a complete set of shards as one CSR matrix: ``(docnos, matrix, vocab)``."""
     docnos, parts, vocab = [], [], None
-    for block_docnos, matrix, vocab in _shard_blocks(out_dir):
+    for block_docnos, matrix, block_vocab in _shard_blocks(out_dir):
         docnos += block_docnos
         parts.append(matrix)
+        vocab = block_vocab
     return docnos, sp.vstack(parts, format="csr"), vocab
 
 

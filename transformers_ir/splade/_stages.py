@@ -120,8 +120,9 @@ class SpladeScorer(pt.Transformer):
         fetched = False
         if stored is None and "toks" not in inp.columns and self.text_field not in inp.columns:
             if self.text_loader is None:
-                raise input_error(f"column {self.text_field!r} missing: add transformers_ir.data.text_loader(dataset) "
-                                  f"before the scorer, or build it with splade.scorer(text_loader=text_loader(dataset))",
+                raise input_error(f"column {self.text_field!r} missing: add "
+                                  "transformers_ir.data.text_loader(dataset) before the scorer, or build it with "
+                                  "splade.scorer(text_loader=text_loader(dataset))",
                                   [self.text_field])
             inp = self.text_loader(inp)
             fetched = True
