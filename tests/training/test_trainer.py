@@ -19,7 +19,7 @@ from transformers_ir.training import (
     last_checkpoint,
     parse_training_config,
 )
-from transformers_ir.training._trainer import RankingTrainer
+from transformers_ir.training._trainer import RankingTrainer, TrainingClock
 
 TEXTS = {f"d{i}": t for i, t in enumerate([
     "paris is the capital city of france", "the river flows through the city", "cells divide in the brain",
@@ -93,11 +93,14 @@ def test_resume_after_a_kill_gives_the_same_loss_curve(tmp_path, tiny_classifier
         fit(_spec(tmp_path / "b", tiny_classifier_path), CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL),
             _dataset(), tmp_path / "b", resume=False, verbose=False, callbacks=[_KillAfterSave()])
     assert last_checkpoint(tmp_path / "b" / "checkpoints").name == "checkpoint-2"
+    killed_run = TrainingClock.saved_in(tmp_path / "b" / "checkpoints" / "checkpoint-2")
     torch.manual_seed(123)  # a different fresh start: resuming must not depend on it
     model = CrossEncoder.from_pretrained(tiny_classifier_path, **SMALL)
     resumed = fit(_spec(tmp_path / "b", tiny_classifier_path), model, _dataset(), tmp_path / "b", resume=True,
                   verbose=False)
     np.testing.assert_allclose(_losses(resumed), _losses(full), rtol=1e-5)
+    # the training time of the killed run is carried over, not lost
+    assert killed_run > 0 and resumed.clock.earlier == killed_run and resumed.clock.seconds() > killed_run
 
 
 def test_a_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, tiny_classifier_path, monkeypatch):

@@ -223,7 +223,8 @@ def fit(spec: TrainingSpec, family_obj, dataset: GroupDataset, output: Path, *, 
 def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bool = True) -> Path:
     """Train the model a config describes; returns the folder of the final model (``<output>/model``), which
     the family's ``from_pretrained`` loads. ``<output>`` also holds ``loss_log.csv``, ``loss.png`` and
-    ``training.json`` (config, hash, data report, wall time)."""
+    ``training.json`` (config, hash, data report, wall time: this call's, plus the training time of the
+    interrupted runs it resumed)."""
     import time
 
     spec = config if isinstance(config, TrainingSpec) else parse_training_config(config)
@@ -242,7 +243,7 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
         plot_loss(output / LOSS_LOG, output / LOSS_PLOT, title=f"{spec.name}: {spec.loss.name}")
     summary = {"name": spec.name, "config_hash": spec.config_hash(), "config": spec.to_dict(),
                "data": asdict(report), "examples": len(dataset), "steps": trainer.state.global_step,
-               "seconds": time.perf_counter() - started}
+               "seconds": time.perf_counter() - started + trainer.clock.earlier}
     with atomic_file(output / SUMMARY) as f:
         json.dump(summary, f, indent=2, default=str)
     return output / MODEL_DIR

@@ -5,7 +5,8 @@ order (its own seeded shuffling makes a resumed run identical to an uninterrupte
 ``.tmp-checkpoint-N`` and renamed to ``checkpoint-N`` only once complete (a kill while writing leaves the
 previous checkpoint as the last loadable one); weights are saved with ``safetensors.torch.save_model`` so tied
 weights (SPLADE's MLM head, T5) are fine; new head parameters may get their own learning rate; the loss and the
-model's extra figures (average non-zeros for SPLADE) go to ``loss_log.csv`` and ``loss.png``.
+model's extra figures (average non-zeros for SPLADE) go to ``loss_log.csv`` and ``loss.png``; the training time is
+kept in every checkpoint, so that of a resumed run counts the runs before it (``trainer.clock``).
 
 Everything else (mixed precision, gradient accumulation, warm-up and decay, the progress bar, ``torchrun``
 data-parallel training with gloo on CPU or NCCL on GPU) is the Trainer's own.
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import safetensors.torch
 import torch
 import transformers
+from transformers.trainer_callback import ExportableState
 from transformers.trainer_utils import rotate_checkpoints
 
 from transformers_ir._atomic import atomic_file
@@ -41,11 +45,37 @@ def last_checkpoint(folder: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+class TrainingClock(transformers.TrainerCallback, ExportableState):
+    """Seconds spent training, ``earlier`` ones (of the runs a resumed run continues) included. Its state goes into
+    every checkpoint's ``trainer_state.json`` (``stateful_callbacks``), where the resumed run reads it back."""
+
+    def __init__(self, earlier: float = 0.0):
+        self.earlier = earlier
+        self._started: float | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._started = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.earlier + (0.0 if self._started is None else time.perf_counter() - self._started)
+
+    def state(self) -> dict:
+        return {"args": {"earlier": self.seconds()}, "attributes": {}}
+
+    @staticmethod
+    def saved_in(checkpoint: str | Path) -> float:
+        """The training seconds a checkpoint records (0 for one written without the clock)."""
+        saved = json.loads((Path(checkpoint) / "trainer_state.json").read_text()).get("stateful_callbacks", {})
+        return float(saved.get(TrainingClock.__name__, {}).get("args", {}).get("earlier", 0.0))
+
+
 class RankingTrainer(transformers.Trainer):
     """``transformers.Trainer`` for our training modules (see the module docstring for what differs)."""
 
     def __init__(self, *args, head_parameters: set[str] | None = None, head_learning_rate: float | None = None,
                  **kwargs):
+        self.clock = TrainingClock()
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), self.clock]
         super().__init__(*args, **kwargs)
         self.head_parameters = head_parameters or set()
         self.head_learning_rate = head_learning_rate
@@ -101,6 +131,7 @@ class RankingTrainer(transformers.Trainer):
                                      os.path.join(output_dir, "model.safetensors"))
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        self.clock.earlier = TrainingClock.saved_in(resume_from_checkpoint)
         target = self.accelerator.unwrap_model(model if model is not None else self.model)
         safetensors.torch.load_model(target, os.path.join(resume_from_checkpoint, "model.safetensors"),
                                      device=str(self.args.device))
