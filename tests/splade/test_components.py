@@ -1,6 +1,7 @@
 """The SPLADE components of pipeline files: a dataset's index built once and reopened, the scorer, fusion."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from transformers_ir.experiments import registry
@@ -20,6 +21,20 @@ def test_dataset_index_is_built_once_and_reopened(tmp_path, splade):
     exact = dataset_splade_index(dataset, splade, engine="exact", root=tmp_path)
     assert exact.path.parent == index.path.parent  # one encoding of the corpus, shared by the engines
     assert len(list(index.path.parent.glob("encodings/shard-*"))) == 1
+
+
+def test_dataset_index_in_pisa_shards(tmp_path, splade):
+    dataset = TinyDataset()
+    whole = dataset_splade_index(dataset, splade, root=tmp_path)
+    sharded = dataset_splade_index(dataset, splade, shard_docs=2, root=tmp_path)
+    assert sharded.path != whole.path and sharded.metadata["shards"] == -(-len(dataset.docs) // 2) > 1
+    assert len(list(whole.path.parent.glob("encodings/shard-*"))) == 1  # the encoding is shared
+    columns, queries = ["qid", "docno", "score", "rank"], splade.query_encoder()(dataset.get_topics())
+    # every document retrieved: no cut-off, so no choice among documents tied at it
+    pd.testing.assert_frame_equal(*[index.retriever(num_results=len(dataset.docs))(queries)[columns]
+                                    for index in (whole, sharded)])
+    with pytest.raises(ValueError, match="engine 'pisa' only"):
+        dataset_splade_index(dataset, splade, engine="exact", shard_docs=2, root=tmp_path)
 
 
 def test_dataset_index_rebuilds_an_interrupted_build(tmp_path, splade, caplog):
@@ -47,6 +62,8 @@ def test_components_build_working_systems(tmp_path, monkeypatch, tiny_mlm_path):
     topics = TinyDataset().get_topics()
     results = retrieval(topics)
     assert set(results["qid"]) == set(topics["qid"]) and results.groupby("qid").size().max() <= 5
+    sharded = components["splade"].build(ctx, dict(params, num_results=5, shard_docs=2))(topics)
+    assert len(list(tmp_path.rglob("pisa-scale*-shards2"))) == 1 and len(sharded) == len(results)
     rescored = components["splade-scorer"].build(ctx, params)(results.drop(columns=["query_toks"]))
     assert sorted(rescored["docno"]) == sorted(results["docno"])
     ctx.systems.update(a=retrieval, b=retrieval % 2)

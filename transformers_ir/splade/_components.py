@@ -28,10 +28,12 @@ def _splade(ctx: Context, *, model: str = "splade-tiny", engine: Literal["pisa",
             num_results: int = 1000, scale: float = DEFAULT_SCALE, pooling: Literal["max", "sum"] | None = None,
             query_max_length: int | None = None, doc_max_length: int | None = None,
             query_top_k: int | None = None, doc_top_k: int | None = None, threshold: float | None = None,
-            batch_size: int = 32) -> pt.Transformer:
-    """SPLADE retrieval: queries encoded, then the corpus's SPLADE index (encoded and built once per model)."""
+            batch_size: int = 32, shard_docs: int | None = None) -> pt.Transformer:
+    """SPLADE retrieval: queries encoded, then the corpus's SPLADE index (encoded and built once per model;
+    ``shard_docs``: a PISA index per this many documents, for corpora too large to compress in memory at once)."""
     splade = _load(model, pooling, query_max_length, doc_max_length, query_top_k, doc_top_k, threshold, batch_size)
-    index = dataset_splade_index(ctx.dataset, splade, engine=engine, scale=scale, verbose=ctx.verbose)
+    index = dataset_splade_index(ctx.dataset, splade, engine=engine, scale=scale, shard_docs=shard_docs,
+                                 verbose=ctx.verbose)
     return splade.query_encoder() >> index.retriever(num_results=num_results)
 
 

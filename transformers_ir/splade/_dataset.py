@@ -79,11 +79,20 @@ def dataset_doc_weights(dataset, splade: Splade, *, root: str | Path | None = No
 
 
 def dataset_splade_index(dataset, splade: Splade, *, engine: Engine = "pisa", scale: float = DEFAULT_SCALE,
-                         root: str | Path | None = None, verbose: bool = False) -> SparseIndex:
+                         shard_docs: int | None = None, root: str | Path | None = None,
+                         verbose: bool = False) -> SparseIndex:
     """The SPLADE index of ``dataset``'s corpus for ``splade`` and ``engine``: reopened when built, otherwise
-    encoded (once, shared by the engines) and built."""
+    encoded (once, shared by the engines and shardings) and built. ``shard_docs`` (PISA only): one PISA index per
+    this many documents, for corpora whose postings do not fit in memory at once (see :class:`PisaSparseIndex`)."""
     folder = _folder(dataset, splade, root)
-    index = sparse_index(folder / f"{engine}-scale{scale:g}", engine, scale=scale)
+    if shard_docs is None:
+        index = sparse_index(folder / f"{engine}-scale{scale:g}", engine, scale=scale)
+    elif engine != "pisa":
+        raise ValueError(f"shard_docs={shard_docs} applies to engine 'pisa' only (got engine {engine!r}): "
+                         "drop shard_docs or use engine='pisa'")
+    else:
+        index = sparse_index(folder / f"{engine}-scale{scale:g}-shards{shard_docs}", engine, scale=scale,
+                             shard_docs=shard_docs)
     if index.built():
         return index
     if index.incomplete():
