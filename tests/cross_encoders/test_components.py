@@ -17,8 +17,8 @@ def test_components_build_rerankers(tiny_classifier_path, tiny_t5_path, tmp_path
     mono = components["monot5"].build(ctx, {"model": "models/t5", "normalise": "sigmoid", "batch_size": 4})
     assert isinstance(mono, MonoT5) and (mono.normalise, mono.batch_size) == ("sigmoid", 4)
     ce = components["cross-encoder"].build(ctx, {"model": str(tiny_classifier_path), "max_length": 64,
-                                                "query_max_length": 16})
-    assert isinstance(ce, CrossEncoder) and ce.max_length == 64
+                                                "query_max_length": 16, "precision": "int8"})
+    assert isinstance(ce, CrossEncoder) and ce.max_length == 64 and ce.precision == "int8"
 
 
 @pytest.mark.parametrize("params, problem", [

@@ -9,13 +9,13 @@ from typing import Literal
 
 import pyterrier as pt
 
+from transformers_ir._device import Precision
 from transformers_ir.cross_encoders._bert_cat import BertCat
 from transformers_ir.cross_encoders._cross_encoder import CrossEncoder
 from transformers_ir.cross_encoders._monot5 import MonoT5
 from transformers_ir.cross_encoders._rankt5 import RankT5Encoder
 from transformers_ir.experiments._registry import Context, component
 
-PrecisionName = Literal["fp32", "bf16", "fp16"]
 NormaliseName = Literal["sigmoid", "minmax"]
 
 
@@ -29,7 +29,7 @@ def _load(cls, params: dict) -> pt.Transformer:
 
 
 @component("cross-encoder")
-def _cross_encoder(ctx: Context, *, model: str, precision: PrecisionName | None = None, batch_size: int = 32,
+def _cross_encoder(ctx: Context, *, model: str, precision: Precision | None = None, batch_size: int = 32,
                    query_max_length: int = 64, doc_max_length: int | None = None, max_length: int = 512,
                    normalise: NormaliseName | None = None, num_labels: int | None = None,
                    text_field: str = "text") -> pt.Transformer:
@@ -38,7 +38,7 @@ def _cross_encoder(ctx: Context, *, model: str, precision: PrecisionName | None 
 
 
 @component("bert-cat")
-def _bert_cat(ctx: Context, *, model: str, backbone: str | None = None, precision: PrecisionName | None = None,
+def _bert_cat(ctx: Context, *, model: str, backbone: str | None = None, precision: Precision | None = None,
               batch_size: int = 32, query_max_length: int = 64, doc_max_length: int | None = None,
               max_length: int = 512, normalise: NormaliseName | None = None,
               text_field: str = "text") -> pt.Transformer:
@@ -48,7 +48,7 @@ def _bert_cat(ctx: Context, *, model: str, backbone: str | None = None, precisio
 
 @component("rankt5")
 def _rankt5(ctx: Context, *, model: str, backbone: str | None = None,
-            head: Literal["dense", "linear-layernorm-linear"] | None = None, precision: PrecisionName | None = None,
+            head: Literal["dense", "linear-layernorm-linear"] | None = None, precision: Precision | None = None,
             batch_size: int = 32, query_max_length: int = 64, doc_max_length: int | None = None,
             max_length: int = 512, normalise: NormaliseName | None = None,
             text_field: str = "text") -> pt.Transformer:
@@ -57,7 +57,7 @@ def _rankt5(ctx: Context, *, model: str, backbone: str | None = None,
 
 
 @component("monot5")
-def _monot5(ctx: Context, *, model: str, backbone: str | None = None, precision: PrecisionName | None = None,
+def _monot5(ctx: Context, *, model: str, backbone: str | None = None, precision: Precision | None = None,
             batch_size: int = 32, query_max_length: int = 64, doc_max_length: int | None = None,
             max_length: int = 512, normalise: NormaliseName | None = None,
             text_field: str = "text") -> pt.Transformer:
