@@ -4,6 +4,9 @@ finds it and trains nothing."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -90,3 +93,25 @@ def test_train_config_and_name_exclude_each_other_and_the_family_must_match(tmp_
                                              f'name = "{"rank-ibn" if "splade" in model else "bce"}"\n')
         with pytest.raises(ConfigError, match=error):
             parse_training_config(tmp_path / "child.toml")
+
+
+def test_torchrun_trains_a_missing_parent_then_the_child(tmp_path, tiny_classifier_path):
+    """Under ``torchrun`` every process trains the missing parent, then the child from the parent's saved model:
+    the processes other than the first must wait until it is written (and its summary, which the command prints)."""
+    (tmp_path / "triples.tsv").write_text("".join("\t".join(t) + "\n" for t in TRIPLES * 2))
+    train = 'epochs = 1\nbatch_size = 1\nmax_length = 32\nquery_max_length = 8\nlearning_rate = 1e-3\n'
+    (tmp_path / "parent.toml").write_text(
+        f'[model]\nname = "{tiny_classifier_path}"\noptions = {{ num_labels = 1 }}\n[data]\ntriples = "triples.tsv"\n'
+        f'group_size = 2\n[train]\n{train}output = "parent"\n')
+    (tmp_path / "child.toml").write_text(
+        f'[model]\ntrain_config = "parent.toml"\n[data]\ntriples = "triples.tsv"\ngroup_size = 2\n'
+        f'[train]\n{train}output = "child"\n')
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+                           "-m", "transformers_ir.cli", "train", str(tmp_path / "child.toml"), "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, "\n".join(line for line in done.stderr.splitlines()[-400:] if "[rank" in line)
+    printed = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(printed) == 2 and {p["model"] for p in printed} == {str(tmp_path / "child" / "model")}
+    assert all(p["steps"] == 3 for p in printed)  # 6 groups over 2 processes x batch 1
+    assert (tmp_path / "parent" / "training.json").is_file()

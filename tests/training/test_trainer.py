@@ -143,7 +143,7 @@ def test_torchrun_two_processes_with_gloo(tmp_path, tiny_classifier_path):
         """))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", "29531", str(script), str(tmp_path / "ddp")],
+                           "--standalone", str(script), str(tmp_path / "ddp")],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "WORLD 2 2" in done.stdout  # 8 groups over 2 processes x batch 2 = 2 steps

@@ -234,18 +234,21 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
     dataset, report = build_dataset(spec, verbose=verbose)
     family_obj = load_family(spec)
     trainer = fit(spec, family_obj, dataset, output, resume=resume, verbose=verbose)
-    if not trainer.is_world_process_zero():
-        return output / MODEL_DIR
-    family_obj.save_pretrained(output / MODEL_DIR, overwrite=True)  # atomic: a kill keeps the previous model
-    log = output / "checkpoints" / LOSS_LOG
-    if log.is_file():
-        (output / LOSS_LOG).write_bytes(log.read_bytes())
-        plot_loss(output / LOSS_LOG, output / LOSS_PLOT, title=f"{spec.name}: {spec.loss.name}")
-    summary = {"name": spec.name, "config_hash": spec.config_hash(), "config": spec.to_dict(),
-               "data": asdict(report), "examples": len(dataset), "steps": trainer.state.global_step,
-               "seconds": time.perf_counter() - started + trainer.clock.earlier}
-    with atomic_file(output / SUMMARY) as f:
-        json.dump(summary, f, indent=2, default=str)
+    if trainer.is_world_process_zero():
+        family_obj.save_pretrained(output / MODEL_DIR, overwrite=True)  # atomic: a kill keeps the previous model
+        log = output / "checkpoints" / LOSS_LOG
+        if log.is_file():
+            (output / LOSS_LOG).write_bytes(log.read_bytes())
+            plot_loss(output / LOSS_LOG, output / LOSS_PLOT, title=f"{spec.name}: {spec.loss.name}")
+        summary = {"name": spec.name, "config_hash": spec.config_hash(), "config": spec.to_dict(),
+                   "data": asdict(report), "examples": len(dataset), "steps": trainer.state.global_step,
+                   "seconds": time.perf_counter() - started + trainer.clock.earlier}
+        with atomic_file(output / SUMMARY) as f:
+            json.dump(summary, f, indent=2, default=str)
+    # under torchrun, the other processes read the model and its summary next (a child config, the command);
+    # torch's own barrier: the trainer's accelerator no longer waits once training has ended
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
     return output / MODEL_DIR
 
 
