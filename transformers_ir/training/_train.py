@@ -246,7 +246,7 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
         with atomic_file(output / SUMMARY) as f:
             json.dump(summary, f, indent=2, default=str)
     # under torchrun, the other processes read the model and its summary next (a child config, the command);
-    # torch's own barrier: the trainer's accelerator no longer waits once training has ended
+    # torch's own barrier: the trainer's accelerator.wait_for_everyone() did not wait here (torchrun, gloo)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
     return output / MODEL_DIR
