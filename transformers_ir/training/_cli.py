@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from transformers_ir._errors import UsageError
@@ -17,6 +18,8 @@ def _cmd_train(args) -> int:
     with stdout_to_stderr():
         path = train(spec, resume=not args.restart, verbose=not args.quiet) if args.force or args.restart \
             else ensure_trained(spec, verbose=not args.quiet)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun the first process reports (two writing at once interleave their lines)
     summary = json.loads((spec.output_dir() / SUMMARY).read_text())
     print(json.dumps({"model": str(path), "config_hash": summary["config_hash"], "steps": summary["steps"],
                       "seconds": round(summary["seconds"], 1), "data": summary["data"]}))
