@@ -85,14 +85,12 @@ def dataset_splade_index(dataset, splade: Splade, *, engine: Engine = "pisa", sc
     encoded (once, shared by the engines and shardings) and built. ``shard_docs`` (PISA only): one PISA index per
     this many documents, for corpora whose postings do not fit in memory at once (see :class:`PisaSparseIndex`)."""
     folder = _folder(dataset, splade, root)
-    if shard_docs is None:
-        index = sparse_index(folder / f"{engine}-scale{scale:g}", engine, scale=scale)
-    elif engine != "pisa":
+    sharding = {} if shard_docs is None else {"shard_docs": shard_docs}
+    if sharding and engine != "pisa":
         raise ValueError(f"shard_docs={shard_docs} applies to engine 'pisa' only (got engine {engine!r}): "
                          "drop shard_docs or use engine='pisa'")
-    else:
-        index = sparse_index(folder / f"{engine}-scale{scale:g}-shards{shard_docs}", engine, scale=scale,
-                             shard_docs=shard_docs)
+    name = f"{engine}-scale{scale:g}" + ("" if shard_docs is None else f"-shards{shard_docs}")
+    index = sparse_index(folder / name, engine, scale=scale, **sharding)
     if index.built():
         return index
     if index.incomplete():
