@@ -35,7 +35,14 @@ from transformers_ir.training._modules import (
     SpladeTrainingModule,
 )
 from transformers_ir.training._teacher import check_teacher_covers, read_teacher_scores
-from transformers_ir.training._trainer import LOSS_LOG, LOSS_PLOT, RankingTrainer, last_checkpoint, plot_loss
+from transformers_ir.training._trainer import (
+    LOSS_LOG,
+    LOSS_PLOT,
+    RankingTrainer,
+    barrier,
+    last_checkpoint,
+    plot_loss,
+)
 
 _log = logging.getLogger(__name__)
 MODEL_DIR = "model"
@@ -245,10 +252,7 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
                    "seconds": time.perf_counter() - started + trainer.clock.earlier}
         with atomic_file(output / SUMMARY) as f:
             json.dump(summary, f, indent=2, default=str)
-    # under torchrun, the other processes read the model and its summary next (a child config, the command);
-    # torch's own barrier: the trainer's accelerator.wait_for_everyone() did not wait here (torchrun, gloo)
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
+    barrier()  # under torchrun, the other processes read the model and its summary next (a child config, the command)
     return output / MODEL_DIR
 
 

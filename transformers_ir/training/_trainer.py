@@ -45,6 +45,14 @@ def last_checkpoint(folder: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+def barrier() -> None:
+    """Wait for every process of a ``torchrun`` job (nothing for one process). torch's own barrier: the trainer's
+    ``accelerator.wait_for_everyone()`` did not wait under torchrun with gloo (seen in checkpoint writes and after
+    training), so ranks raced each other's files."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
 class TrainingClock(transformers.TrainerCallback, ExportableState):
     """Seconds spent training, ``earlier`` ones (of the runs a resumed run continues) included. Its state goes into
     every checkpoint's ``trainer_state.json`` (``stateful_callbacks``), where the resumed run reads it back."""
@@ -145,14 +153,14 @@ class RankingTrainer(transformers.Trainer):
         self._staging = run_dir / f".tmp-{name}"
         if self.args.should_save and self._staging.exists():
             shutil.rmtree(self._staging)
-        self.accelerator.wait_for_everyone()
+        barrier()
         # every rank writes its RNG state in it, and rank 0 may not have created it yet
         (self._staging / name).mkdir(parents=True, exist_ok=True)
         try:
             super()._save_checkpoint(model, trial)  # writes .tmp-checkpoint-N/checkpoint-N
         finally:
             staging, self._staging = self._staging, None
-        self.accelerator.wait_for_everyone()  # every rank has written its RNG state
+        barrier()  # every rank has written its RNG state
         if self.args.should_save:
             final = run_dir / name
             if final.exists():
@@ -161,7 +169,7 @@ class RankingTrainer(transformers.Trainer):
             shutil.rmtree(staging, ignore_errors=True)
             rotate_checkpoints(output_dir=str(run_dir), save_total_limit=self.args.save_total_limit,
                                use_mtime=False)
-        self.accelerator.wait_for_everyone()
+        barrier()
 
 
 def write_loss_log(history: list[dict], path: Path) -> None:
