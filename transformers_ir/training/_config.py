@@ -5,7 +5,7 @@ Example (``pipelines/train/minilm-scifact.toml``)::
     [model]
     family = "cross-encoder"            # cross-encoder | bert-cat | rankt5 | splade
     name = "all-MiniLM-L6-v2"           # what the family's from_pretrained takes
-    options = { pooling = "mean" }      # extra keyword arguments of from_pretrained
+    options = { num_labels = 1 }        # from_pretrained's keywords: here a new one-logit head
     # or, instead of name: train_config = "other.toml" starts from the model that config trains (trained first
     # when missing), e.g. to go on training it with other negatives or another loss
 

@@ -190,7 +190,8 @@ def training_arguments(spec: TrainingSpec, output: Path, *, verbose: bool = True
         lr_scheduler_type=t.scheduler, seed=t.seed, data_seed=t.seed, save_strategy="steps",
         save_steps=t.save_steps, save_total_limit=t.save_total_limit, logging_steps=t.logging_steps,
         logging_first_step=True, report_to=[], disable_tqdm=not verbose, remove_unused_columns=False,
-        dataloader_num_workers=t.dataloader_workers, ddp_backend=_ddp_backend(),
+        dataloader_num_workers=t.dataloader_workers, dataloader_pin_memory=torch.cuda.is_available(),
+        ddp_backend=_ddp_backend(),
         ddp_find_unused_parameters=False, **_precision(t.precision),
     )
 
