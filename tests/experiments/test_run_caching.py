@@ -143,3 +143,28 @@ def test_rerankers_over_one_bm25_run_it_once_and_rescore_nothing_the_second_time
         assert a.results["score"].to_numpy() == pytest.approx(b.results["score"].to_numpy(), rel=1e-6)
     # each configuration has its own scores: max_length 96 is not served max_length 128's
     assert len(list((tmp_path / "caches").glob("*/scores-*"))) == 3
+
+
+@needs_data
+def test_stages_naming_different_training_configs_are_not_shared(tmp_path, tiny_classifier_path):
+    """Two systems whose re-ranker stages differ only in ``train_config`` score with their own models: the run
+    shares a prefix only when the stages name the same training config (it once served the first system's
+    scores to the second)."""
+    from transformers_ir.experiments import run_experiment
+
+    (tmp_path / "triples.tsv").write_text("vaswani query\tsome relevant text\tsome other text\n" * 4)
+    for name, seed in (("a", 1), ("b", 2)):
+        (tmp_path / f"{name}.toml").write_text(
+            f'[model]\nname = "{tiny_classifier_path}"\noptions = {{ num_labels = 1 }}\n'
+            f'[data]\ntriples = "triples.tsv"\ngroup_size = 2\n[train]\nepochs = 1\nbatch_size = 2\n'
+            f'learning_rate = 1e-2\nmax_length = 32\nquery_max_length = 8\nseed = {seed}\noutput = "{name}"\n')
+    systems = "".join(f'[[systems]]\nname = "ce-{name}"\npipeline = [{{ component = "bm25", "%" = 5 }}, '
+                      f'{{ component = "text" }}, {{ component = "cross-encoder", train_config = "{name}.toml", '
+                      f'max_length = 64, query_max_length = 16 }}]\n' for name in ("a", "b"))
+    path = tmp_path / "p.toml"
+    path.write_text('[dataset]\ntopics = "irds:vaswani"\n[evaluation]\nmetrics = ["nDCG@10"]\n' + systems)
+    result = run_experiment(path, verbose=False, cache_dir=tmp_path / "caches")
+    sources = [[s.source for s in r.stages] for r in result.runs]
+    assert sources == [["cache", "computed", "cache"], ["shared", "shared", "cache"]]
+    a, b = (r.results.sort_values(["qid", "docno"])["score"].to_numpy() for r in result.runs)
+    assert abs(a - b).max() > 1e-4, "each system is scored by the model its own config trains"

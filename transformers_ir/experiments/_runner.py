@@ -15,7 +15,13 @@ from transformers_ir.caching import canonical
 from transformers_ir.data import get_dataset
 from transformers_ir.experiments._cache import StageCaches, default_root, stage_id, stage_label, with_cutoff
 from transformers_ir.experiments._efficiency import StageTiming, qps, sparsity
-from transformers_ir.experiments._pipeline_file import PipelineFileError, PipelineSpec, SystemSpec, parse_pipeline
+from transformers_ir.experiments._pipeline_file import (
+    PipelineFileError,
+    PipelineSpec,
+    Stage,
+    SystemSpec,
+    parse_pipeline,
+)
 from transformers_ir.experiments._registry import Context, registry
 
 _log = logging.getLogger(__name__)
@@ -150,13 +156,20 @@ def _check_qrels_in_corpus(qrels: pd.DataFrame, corpus, spec: PipelineSpec) -> N
                      "retrieved", len(missing), len(judged), spec.qrels, spec.corpus, sorted(missing)[:3])
 
 
+def _run_identity(stage: Stage) -> dict:
+    """What makes two systems' stages the same within one run: the stage (component, parameters, cutoff) and the
+    training config naming its model (two configs give two models for the same parameters). The disk caches key
+    on the built transformer's weights instead, so they need no config path."""
+    return {**stage_id(stage), "train": stage.train_config}
+
+
 def _run_system(system: SystemSpec, transformers: list[pt.Transformer], topics: pd.DataFrame,
                 caches: StageCaches | None, done: dict) -> SystemRun:
     """Run a system stage by stage, timing each; a prefix already run for an earlier system (``done``:
     canonical prefix -> (frame, timing, cache folder)) is reused, not recomputed."""
     frame, timings, folders, frames = topics, [], [], []
     for i, stage in enumerate(system.stages):
-        prefix = canonical({"stages": [stage_id(s) for s in system.stages[: i + 1]]})
+        prefix = canonical({"stages": [_run_identity(s) for s in system.stages[: i + 1]]})
         if prefix in done:
             frame, timing, folder = done[prefix]
             timings.append(replace(timing, source="shared"))
