@@ -67,7 +67,7 @@ def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path,
     built = {} if built is None else built
     transformers = []
     for stage in spec.stages:
-        memo = canonical({"component": stage.component, "params": stage.params, "train": stage.train_config})
+        memo = canonical({**_run_identity(stage), "cutoff": None})  # built without its cutoff
         try:
             if memo not in built:
                 params = stage.params
