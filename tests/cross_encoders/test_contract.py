@@ -36,6 +36,30 @@ def test_rows_columns_and_ranks(arch, build, frame):
     assert len(dup) == 2 and dup.iloc[0] == dup.iloc[1]
 
 
+@pytest.mark.parametrize("container", [list, np.array, pd.array])
+def test_a_repeated_pair_is_scored_once(build, container, monkeypatch):
+    """Copies of a pair far apart (other chunks, other batches, other padding) get bit-identical scores: each
+    distinct pair goes through the model once; distinct pairs keep their own scores."""
+    from transformers_ir.cross_encoders import _base
+
+    monkeypatch.setattr(_base, "CHUNK_BATCHES", 2)
+    reranker = build("cross-encoder", batch_size=2)
+    words = "protein cancer heart risk blood pressure study gene".split()
+    docs = [" ".join(words[: 1 + i % 8]) for i in range(30)]  # 8 distinct texts, each repeated across chunks
+    queries = ["heart risk"] * 15 + ["protein"] * 15
+    scored = []
+    score = reranker._score
+    monkeypatch.setattr(reranker, "_score", lambda model, f: scored.append(len(f["input_ids"])) or score(model, f))
+    out = reranker.score_pairs(container(queries), container(docs))
+    assert sum(scored) == len(set(zip(queries, docs))) == 16
+    for pair in set(zip(queries, docs)):
+        rows = [i for i, p in enumerate(zip(queries, docs)) if p == pair]
+        assert len(set(out[rows].tolist())) == 1
+    alone = [reranker.score_pairs([q], [d])[0] for q, d in zip(queries[:8], docs[:8])]
+    np.testing.assert_allclose(out[:8], alone, atol=1e-6, rtol=0)
+    assert len(set(out.tolist())) > 8
+
+
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_empty_frame(arch, build, frame):
     out = build(arch)(frame.iloc[:0])
@@ -201,7 +225,7 @@ def test_out_of_memory_halves_the_batch_and_remembers(build, frame):
     reranker._score = limited
     np.testing.assert_allclose(reranker.score_pairs(frame["query"].tolist(), frame["text"].tolist()), expected,
                                atol=1e-5)
-    assert sizes[:3] == [7, 4, 2] and reranker._fitting_batch_size == 2
+    assert sizes[:3] == [6, 4, 2] and reranker._fitting_batch_size == 2  # 7 rows, 6 distinct pairs
     sizes.clear()
     reranker.score_pairs(frame["query"].tolist(), frame["text"].tolist())
     assert max(sizes) == 2

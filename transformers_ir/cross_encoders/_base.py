@@ -121,9 +121,19 @@ class Reranker(pt.Transformer):
     def score_pairs(self, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:
         """Raw scores (float32, in input order) of ``(query, doc)`` pairs, in streamed chunks of length-sorted
         batches, under ``torch.inference_mode`` and the configured precision. ``queries`` and ``docs`` are any
-        sliceable sequences (lists, numpy arrays): only one chunk's strings are copied for the tokenizer at a time."""
+        sliceable sequences (lists, numpy arrays, pandas arrays): only one chunk's strings are copied for the
+        tokenizer at a time. A pair given more than once is scored once, so repeated rows get identical scores (two
+        copies scored in different rows of a batch can differ in the last bits: matrix kernels block rows
+        differently)."""
         if len(queries) != len(docs):
             raise ValueError(f"{len(queries)} queries but {len(docs)} documents: give one query per document")
+        repeated = _repeated_pairs(queries, docs)
+        if repeated is None:
+            return self._score_distinct(queries, docs)
+        first, which = repeated
+        return self._score_distinct(_take(queries, first), _take(docs, first))[which]
+
+    def _score_distinct(self, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:
         out = np.empty(len(queries), dtype=np.float32)
         chunk = self.batch_size * CHUNK_BATCHES
         bar = pt.tqdm(total=len(queries), desc=repr(self), unit="pair") if self.verbose else None
@@ -277,6 +287,30 @@ def normalise_scores(frame: pd.DataFrame, how: str, kind: str) -> pd.Series:
     low, high = by_query.transform("min"), by_query.transform("max")
     span = high - low
     return ((score - low) / span.where(span > 0)).fillna(0.5)
+
+
+def _repeated_pairs(queries: Sequence, docs: Sequence) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(first, which)`` when some ``(query, doc)`` pair occurs more than once: the row of each distinct pair's
+    first occurrence, and for every row the index of its pair in ``first``. ``None`` when every pair is distinct.
+    Integer codes only (a few int64 arrays of the input's length): the strings are hashed, never copied."""
+    query_codes, _ = _factorize(queries)  # a missing value (None, NaN, pd.NA) is -1
+    doc_codes, doc_values = _factorize(docs)
+    pair_codes = (query_codes.astype(np.int64) + 1) * (len(doc_values) + 1) + (doc_codes + 1)
+    del query_codes, doc_codes
+    which, distinct = pd.factorize(pair_codes)  # codes in order of first appearance
+    if len(distinct) == len(pair_codes):
+        return None
+    first = np.unique(which, return_index=True)[1]
+    return first, which
+
+
+def _factorize(values: Sequence):
+    return pd.factorize(values if hasattr(values, "dtype") else np.asarray(values, dtype=object))
+
+
+def _take(values: Sequence, rows: np.ndarray):
+    """``values`` at ``rows`` (numpy and pandas arrays take; other sequences are indexed one by one)."""
+    return values.take(rows) if hasattr(values, "take") else [values[i] for i in rows]
 
 
 def _clean(texts: Sequence) -> list[str]:
