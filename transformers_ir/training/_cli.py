@@ -26,32 +26,18 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def _load_reranker(args):
-    from transformers_ir.training._config import CROSS_ENCODER_FAMILIES, parse_training_config
-    from transformers_ir.training._train import ensure_trained, family_class
-
-    if bool(args.model) == bool(args.train_config):
-        raise UsageError("predict needs exactly one of --model (a checkpoint or alias) or --train-config "
-                         "(the model a training config trains, trained first when missing)")
-    if args.train_config:
-        spec = parse_training_config(args.train_config)
-        family, model = spec.model.family, str(ensure_trained(spec, verbose=not args.quiet))
-    else:
-        family, model = args.family, args.model
-    if family not in CROSS_ENCODER_FAMILIES:
-        raise UsageError(f"predict scores with a re-ranker: family {family!r} is not one of "
-                         f"{', '.join(CROSS_ENCODER_FAMILIES)}")
-    kwargs = {k: v for k, v in {"max_length": args.max_length, "batch_size": args.batch_size}.items() if v}
-    return family_class(family).from_pretrained(model, verbose=not args.quiet, **kwargs), model
-
-
 def _cmd_predict(args) -> int:
     import pyterrier as pt
 
     from transformers_ir.cli import stdout_to_stderr
-    from transformers_ir.data import get_dataset, text_loader
-    from transformers_ir.models import resolve_model
-    from transformers_ir.training._teacher import checkpoint_hash, pairs_to_score, write_teacher_scores
+    from transformers_ir.data import get_dataset
+    from transformers_ir.training._config import parse_training_config
+    from transformers_ir.training._teacher import pairs_to_score, score_with_teacher, write_teacher_scores
+    from transformers_ir.training._train import load_reranker
+
+    if bool(args.model) == bool(args.train_config):
+        raise UsageError("predict needs exactly one of --model (a checkpoint or alias) or --train-config "
+                         "(the model a training config trains, trained first when missing)")
 
     with stdout_to_stderr():
         dataset = get_dataset(args.topics)
@@ -68,14 +54,13 @@ def _cmd_predict(args) -> int:
             from transformers_ir import first_stage
 
             run = first_stage.bm25(corpus, engine=args.engine)(topics)
-        pairs = pairs_to_score(run, topics, qrels, depth=args.depth)
-        reranker, model = _load_reranker(args)
-        scored = (text_loader(corpus) >> reranker)(pairs)
-        provenance = {"teacher": str(args.model or Path(model).parent.name),
-                      "checkpoint": str(resolve_model(model)), "checkpoint_hash": checkpoint_hash(resolve_model(model)),
-                      "max_length": reranker.max_length, "query_max_length": reranker.query_max_length,
-                      "topics": args.topics, "depth": args.depth, "judged_positives": not args.no_positives,
-                      "source_run": args.run or f"bm25 ({args.engine})"}
+        spec = parse_training_config(args.train_config) if args.train_config else None
+        reranker, model = load_reranker(args.family, args.model, spec, max_length=args.max_length,
+                                        batch_size=args.batch_size, verbose=not args.quiet)
+        scored, provenance = score_with_teacher(
+            reranker, corpus, pairs_to_score(run, topics, qrels, depth=args.depth),
+            name=args.model or Path(model).parent.name, model=model, topics=args.topics, depth=args.depth,
+            judged_positives=not args.no_positives, source_run=args.run or f"bm25 ({args.engine})")
         write_teacher_scores(scored, args.out, provenance)
     print(json.dumps({"out": args.out, "pairs": len(scored), "queries": int(scored["qid"].nunique()),
                       **{k: provenance[k] for k in ("teacher", "checkpoint_hash")}}))

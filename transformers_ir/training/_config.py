@@ -16,7 +16,9 @@ Example (``pipelines/train/minilm-scifact.toml``)::
     group_size = 8                      # 1 positive + 7 negatives per query
 
     [loss]
-    name = "grouped-softmax"
+    name = "grouped-softmax"            # or "margin-mse" with teacher scores:
+    # [data] teacher = "scores.run"     # a file `transformers-ir predict` wrote, or
+    # [data] teacher = { train_config = "minilm-scifact-top30.toml" }   # the pairs scored (and cached) first
 
     [train]
     epochs = 2
@@ -67,9 +69,24 @@ class DataConfig:
     group_size: int = 8
     few_candidates: Literal["replace", "skip"] = "replace"
     triples: str | None = None  # qid \t pos docno \t neg docno (or query \t pos text \t neg text)
-    teacher: str | None = None  # a teacher-score run file written by `transformers-ir predict`
+    # teacher scores: a run file written by `transformers-ir predict`, or a table (TeacherConfig) naming the
+    # re-ranker that scores the training pairs before training
+    teacher: str | dict | None = None
     max_queries: int | None = None
     seed: int = 42
+
+
+@dataclass
+class TeacherConfig:
+    """``[data] teacher = { ... }``: the re-ranker whose scores the student learns from. It scores each query's
+    top ``[data] depth`` candidates of ``[data] negatives`` and its judged positives (every pair training can
+    draw), once: the scores are cached under ``<cache>/teachers`` by everything that decides them."""
+
+    train_config: str | None = None  # the model a training config trains (trained first when missing)
+    model: str | None = None  # or a checkpoint folder, alias or hub name
+    family: Family = "cross-encoder"  # the family of `model`
+    max_length: int | None = None  # tokens per pair (default: the teacher's own)
+    batch_size: int = 32
 
 
 @dataclass
@@ -117,6 +134,11 @@ class TrainingSpec:
     def to_dict(self) -> dict:
         return {k: dataclasses.asdict(getattr(self, k)) for k in ("model", "data", "loss", "train")}
 
+    @property
+    def teacher(self) -> TeacherConfig | None:
+        """The ``[data] teacher`` table (None for a teacher-score file, or no teacher)."""
+        return self.data.teacher if isinstance(self.data.teacher, TeacherConfig) else None
+
     def config_hash(self) -> str:
         """A hash of everything that changes the trained weights (not ``output``, logging or the worker count)."""
         values = self.to_dict()
@@ -126,6 +148,7 @@ class TrainingSpec:
             del values["model"]["train_config"]
         else:  # the parent's weights, not where its file lies
             values["model"]["train_config"] = self.parent().config_hash()
+        values["data"]["teacher"] = self.teacher_identity()
         blob = json.dumps(values, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -136,6 +159,32 @@ class TrainingSpec:
         from transformers_ir import _paths
 
         return _paths.home() / "training" / f"{self.name}-{self.config_hash()}"
+
+    def teacher_identity(self):
+        """What decides the teacher's scores, for :meth:`config_hash`: a teacher file's content, a teacher config's
+        hash, a teacher model's weights (not where they lie)."""
+        from transformers_ir.training._teacher import checkpoint_hash, file_hash
+
+        teacher = self.data.teacher
+        if isinstance(teacher, str):
+            path = Path(self.resolve(teacher))
+            return {"file": file_hash(path)} if path.is_file() else teacher
+        if teacher is None:
+            return None
+        identity = dataclasses.asdict(teacher)
+        if teacher.train_config is not None:
+            identity["train_config"] = self.teacher_spec().config_hash()
+        else:
+            from transformers_ir.models import resolve_model
+
+            identity["weights"] = checkpoint_hash(resolve_model(teacher.model))
+        return identity
+
+    def teacher_spec(self) -> TrainingSpec:
+        """The training config whose model scores the training pairs (``[data] teacher.train_config``)."""
+        if self.teacher is None or self.teacher.train_config is None:
+            raise ValueError(f"{self.name}: [data] teacher names no train_config")
+        return parse_training_config(self.resolve(self.teacher.train_config))
 
     def parent(self) -> TrainingSpec:
         """The training config whose trained model this one starts from (``[model] train_config``)."""
@@ -187,7 +236,18 @@ def _check(spec: TrainingSpec, where: str) -> None:
     needs_teacher = loss.name in ("margin-mse", "kl") or loss.distill is not None
     if needs_teacher and not d.teacher:
         raise ConfigError(f"{where}: [loss] {loss.name!r}{' with distill' if loss.distill else ''} needs teacher "
-                          f'scores: set [data] teacher = "scores.run" (write it with `transformers-ir predict`)')
+                          f'scores: set [data] teacher = "scores.run" (write it with `transformers-ir predict`) '
+                          f'or teacher = {{ train_config = "teacher.toml" }}')
+    if spec.teacher is not None:
+        if (spec.teacher.train_config is None) == (spec.teacher.model is None):
+            raise ConfigError(f'{where}: [data] teacher needs either train_config = "teacher.toml" (the model it '
+                              f'trains) or model = "..." (a checkpoint or alias), not both')
+        if d.negatives is None:
+            raise ConfigError(f'{where}: [data] teacher = {{ ... }} scores the candidates of [data] negatives: set '
+                              f'negatives = {{ component = "bm25" }}, or give a teacher-score file instead')
+        if spec.teacher.family not in CROSS_ENCODER_FAMILIES:
+            raise ConfigError(f"{where}: [data] teacher family {spec.teacher.family!r} does not re-rank (valid: "
+                              f"{', '.join(CROSS_ENCODER_FAMILIES)})")
     for key in ("batch_size", "gradient_accumulation", "query_max_length", "max_length", "save_steps",
                 "logging_steps"):
         if getattr(t, key) < 1:
@@ -198,18 +258,20 @@ def _check(spec: TrainingSpec, where: str) -> None:
         raise ConfigError(f"{where}: [train] warmup_ratio must be in [0, 1), got {t.warmup_ratio}")
 
 
-def _check_parent(spec: TrainingSpec, where: str, chain: tuple[Path, ...]) -> None:
-    """A ``[model] train_config`` must parse, train the same family and not lead back to a config of the chain;
-    checked now, so that a broken parent fails before any training."""
-    parent_path = Path(spec.resolve(spec.model.train_config)).resolve()
-    if parent_path in chain:
-        raise ConfigError(f"{where}: [model] train_config {spec.model.train_config!r} leads back to "
-                          f"{parent_path}: a config cannot start from its own model")
-    parent = parse_training_config(parent_path, _chain=chain)
-    if parent.model.family != spec.model.family:
-        raise ConfigError(f"{where}: [model] train_config {spec.model.train_config!r} trains a "
-                          f"{parent.model.family!r} model, not {spec.model.family!r}: set family = "
-                          f"{parent.model.family!r}")
+def _check_chained(spec: TrainingSpec, key: str, value: str, families: tuple[str, ...], where: str,
+                   chain: tuple[Path, ...]) -> None:
+    """A config another one names (``[model] train_config``, ``[data] teacher.train_config``) must parse, train one
+    of ``families`` and not lead back to a config of the chain; checked now, so that a broken one fails before any
+    training."""
+    other_path = Path(spec.resolve(value)).resolve()
+    if other_path in chain:
+        raise ConfigError(f"{where}: {key} {value!r} leads back to {other_path}: a config cannot start from its "
+                          f"own model (nor learn from its own scores)")
+    other = parse_training_config(other_path, _chain=chain)
+    if other.model.family not in families:
+        fix = f"set family = {other.model.family!r}" if len(families) == 1 else "name a re-ranker's config"
+        raise ConfigError(f"{where}: {key} {value!r} trains a {other.model.family!r} model, not "
+                          f"{' or '.join(map(repr, families))}: {fix}")
 
 
 def parse_training_config(source: str | Path | dict, *, name: str | None = None,
@@ -234,8 +296,14 @@ def parse_training_config(source: str | Path | dict, *, name: str | None = None,
     for key in raw.keys() - _SECTIONS.keys():
         raise ConfigError(f"{where}: unknown top-level key {key!r} (valid: name, {', '.join(_SECTIONS)})")
     parts = {key: _build(cls, raw.get(key, {}), key, where) for key, cls in _SECTIONS.items()}
+    if isinstance(parts["data"].teacher, dict):
+        parts["data"].teacher = _build(TeacherConfig, parts["data"].teacher, "data.teacher", where)
     spec = TrainingSpec(path=path, name=name or top_name or (path.stem if path else "model"), **parts)
     _check(spec, where)
+    chain = _chain + ((path.resolve(),) if path else ())
     if spec.model.train_config is not None:
-        _check_parent(spec, where, _chain + ((path.resolve(),) if path else ()))
+        _check_chained(spec, "[model] train_config", spec.model.train_config, (spec.model.family,), where, chain)
+    if spec.teacher is not None and spec.teacher.train_config is not None:
+        _check_chained(spec, "[data] teacher.train_config", spec.teacher.train_config, CROSS_ENCODER_FAMILIES,
+                       where, chain)
     return spec

@@ -21,6 +21,15 @@ def checkpoint_hash(folder: str | Path) -> str:
     if not folder.is_dir():
         return "unknown"
     files = sorted(folder.glob("*.safetensors")) or sorted(p for p in folder.iterdir() if p.is_file())
+    return _digest(files)
+
+
+def file_hash(path: str | Path) -> str:
+    """A short hash of one file's name and content (a teacher-score file, so a new one trains a new student)."""
+    return _digest([Path(path)])
+
+
+def _digest(files: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode())
@@ -43,6 +52,20 @@ def pairs_to_score(run: pd.DataFrame, topics: pd.DataFrame, qrels: pd.DataFrame 
     queries = topics[["qid", "query"]].astype({"qid": str})
     pairs = pairs.merge(queries, on="qid").drop_duplicates(["qid", "docno"])
     return pairs[["qid", "query", "docno"]].reset_index(drop=True)
+
+
+def score_with_teacher(reranker, corpus, pairs: pd.DataFrame, *, name: str, model: str,
+                       **provenance) -> tuple[pd.DataFrame, dict]:
+    """The teacher's scores of ``pairs`` (``qid, query, docno``; texts from ``corpus``) and their provenance (the
+    teacher, its checkpoint and hash, its max lengths, then ``provenance``): what ``transformers-ir predict``
+    writes, and what a training config's ``[data] teacher = { ... }`` caches."""
+    from transformers_ir.data import text_loader
+    from transformers_ir.models import resolve_model
+
+    scored = (text_loader(corpus) >> reranker)(pairs)
+    folder = resolve_model(model)
+    return scored, {"teacher": name, "checkpoint": folder, "checkpoint_hash": checkpoint_hash(folder),
+                    "max_length": reranker.max_length, "query_max_length": reranker.query_max_length, **provenance}
 
 
 def write_teacher_scores(scored: pd.DataFrame, path: str | Path, provenance: dict) -> Path:

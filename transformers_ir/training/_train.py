@@ -4,6 +4,7 @@ only when the final model is missing, and a killed run resumes from its last che
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -19,10 +20,11 @@ from transformers_ir._atomic import atomic_file
 from transformers_ir._device import infer_device, resolve_precision
 from transformers_ir._errors import UsageError
 from transformers_ir.models import resolve_model
-from transformers_ir.training._config import TrainingSpec, parse_training_config
+from transformers_ir.training._config import CROSS_ENCODER_FAMILIES, TrainingSpec, parse_training_config
 from transformers_ir.training._data import (
     DataReport,
     GroupDataset,
+    TrainingGroup,
     build_groups,
     doc_texts,
     drop_missing_texts,
@@ -34,7 +36,13 @@ from transformers_ir.training._modules import (
     SpladeCollator,
     SpladeTrainingModule,
 )
-from transformers_ir.training._teacher import check_teacher_covers, read_teacher_scores
+from transformers_ir.training._teacher import (
+    check_teacher_covers,
+    provenance_path,
+    read_teacher_scores,
+    score_with_teacher,
+    write_teacher_scores,
+)
 from transformers_ir.training._trainer import (
     LOSS_LOG,
     LOSS_PLOT,
@@ -81,6 +89,58 @@ def load_family(spec: TrainingSpec, name: str | None = None):
         return cls.from_pretrained(resolve_model(name or source_model(spec)), **options)
     except TypeError as e:
         raise UsageError(f"[model] options {spec.model.options} do not fit {cls.__name__}.from_pretrained: {e}") from e
+
+
+def load_reranker(family: str, model: str | None, spec: TrainingSpec | None = None, *,
+                  max_length: int | None = None, batch_size: int | None = None,
+                  verbose: bool = True) -> tuple[object, str]:
+    """A re-ranker to score with and where it was loaded from: ``model`` of ``family``, or the model the training
+    config ``spec`` trains (trained first when missing)."""
+    if spec is not None:
+        family, model = spec.model.family, str(ensure_trained(spec, verbose=verbose))
+    if family not in CROSS_ENCODER_FAMILIES:
+        raise UsageError(f"teacher scores come from a re-ranker: family {family!r} is not one of "
+                         f"{', '.join(CROSS_ENCODER_FAMILIES)}")
+    kwargs = {k: v for k, v in {"max_length": max_length, "batch_size": batch_size}.items() if v}
+    return family_class(family).from_pretrained(model, verbose=verbose, **kwargs), model
+
+
+def teacher_scores_path(spec: TrainingSpec) -> Path:
+    """Where ``[data] teacher = { ... }``'s scores are cached: named by the teacher, keyed by everything that
+    decides them (the teacher's weights or config hash and settings, and what decides the training pairs)."""
+    from transformers_ir import _paths
+
+    d = spec.data
+    decided_by = {"teacher": spec.teacher_identity(), **{k: getattr(d, k) for k in (
+        "topics", "qrels", "corpus", "negatives", "depth", "group_size", "few_candidates", "max_queries")}}
+    key = hashlib.sha256(json.dumps(decided_by, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return _paths.home() / "teachers" / f"{_teacher_name(spec)}-{key}.run"
+
+
+def _teacher_name(spec: TrainingSpec) -> str:
+    teacher = spec.teacher
+    return spec.teacher_spec().name if teacher.train_config else Path(teacher.model).name
+
+
+def ensure_teacher_scores(spec: TrainingSpec, groups: list[TrainingGroup], corpus, *, verbose: bool = True) -> Path:
+    """The teacher-score file of ``[data] teacher = { ... }``: read from the cache, or scored now (every pair the
+    training groups can draw: each positive and every candidate negative) and written atomically, provenance
+    last, so an interrupted scoring is never read back as complete."""
+    path = teacher_scores_path(spec)
+    if path.is_file() and provenance_path(path).is_file():
+        return path
+    teacher = spec.teacher
+    reranker, model = load_reranker(teacher.family, teacher.model,
+                                    spec.teacher_spec() if teacher.train_config else None,
+                                    max_length=teacher.max_length, batch_size=teacher.batch_size, verbose=verbose)
+    pairs = pd.DataFrame([(g.qid, g.query, docno) for g in groups for docno in [g.positive, *g.candidates]],
+                         columns=["qid", "query", "docno"]).drop_duplicates(["qid", "docno"], ignore_index=True)
+    _log.info("scoring %d training pairs with the teacher %s", len(pairs), model)
+    scored, provenance = score_with_teacher(reranker, corpus, pairs, name=_teacher_name(spec), model=model,
+                                            topics=spec.data.topics, depth=spec.data.depth, judged_positives=True,
+                                            source_run=json.dumps(spec.data.negatives))
+    write_teacher_scores(scored, path, provenance)
+    return path
 
 
 def new_parameters(module: torch.nn.Module, source: str) -> set[str]:
@@ -133,7 +193,8 @@ def build_dataset(spec: TrainingSpec, *, verbose: bool = False) -> tuple[GroupDa
     topics = dataset.get_topics() if dataset is not None else None
     if topics is not None and d.max_queries:
         topics = topics.head(d.max_queries)
-    teacher, teacher_meta = (read_teacher_scores(spec.resolve(d.teacher)) if d.teacher else (None, {}))
+    teacher_file = spec.resolve(d.teacher) if isinstance(d.teacher, str) else None
+    teacher, teacher_meta = read_teacher_scores(teacher_file) if teacher_file else (None, {})
     group_size = d.group_size
     if d.triples:
         groups, ids = read_triples(spec.resolve(d.triples), topics)
@@ -154,8 +215,11 @@ def build_dataset(spec: TrainingSpec, *, verbose: bool = False) -> tuple[GroupDa
                               few_candidates=d.few_candidates, report=report)
         texts = doc_texts(corpus, [x for g in groups for x in [g.positive, *g.candidates]], report)
     groups = drop_missing_texts(groups, texts, report)
+    if spec.teacher is not None:
+        teacher_file = ensure_teacher_scores(spec, groups, corpus, verbose=verbose)
+        teacher, teacher_meta = read_teacher_scores(teacher_file)
     if teacher is not None:
-        check_teacher_covers(teacher, [(g.qid, x) for g in groups for x in [g.positive, *g.candidates]], d.teacher)
+        check_teacher_covers(teacher, [(g.qid, x) for g in groups for x in [g.positive, *g.candidates]], teacher_file)
     report.extra["teacher"] = teacher_meta
     dataset_ = GroupDataset(groups, texts, group_size=group_size, epochs=spec.train.epochs, seed=d.seed,
                             teacher=teacher)
