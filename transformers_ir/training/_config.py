@@ -78,9 +78,9 @@ class DataConfig:
 
 @dataclass
 class TeacherConfig:
-    """``[data] teacher = { ... }``: the re-ranker whose scores the student learns from. It scores each query's
-    top ``[data] depth`` candidates of ``[data] negatives`` and its judged positives (every pair training can
-    draw), once: the scores are cached under ``<cache>/teachers`` by everything that decides them."""
+    """``[data] teacher = { ... }``: the re-ranker whose scores the student learns from. It scores every pair the
+    training groups can draw (each judged positive and every candidate negative of ``[data] negatives``), once:
+    the scores are cached under ``<cache>/teachers`` by everything that decides them."""
 
     train_config: str | None = None  # the model a training config trains (trained first when missing)
     model: str | None = None  # or a checkpoint folder, alias or hub name
@@ -240,8 +240,8 @@ def _check(spec: TrainingSpec, where: str) -> None:
                           f'or teacher = {{ train_config = "teacher.toml" }}')
     if spec.teacher is not None:
         if (spec.teacher.train_config is None) == (spec.teacher.model is None):
-            raise ConfigError(f'{where}: [data] teacher needs either train_config = "teacher.toml" (the model it '
-                              f'trains) or model = "..." (a checkpoint or alias), not both')
+            raise ConfigError(f'{where}: [data] teacher needs exactly one of: either train_config = "teacher.toml" '
+                              f'(the model it trains) or model = "..." (a checkpoint or alias), not both')
         if d.negatives is None:
             raise ConfigError(f'{where}: [data] teacher = {{ ... }} scores the candidates of [data] negatives: set '
                               f'negatives = {{ component = "bm25" }}, or give a teacher-score file instead')
