@@ -30,6 +30,7 @@ what it accepts and the fix. The config's hash (of the parsed values, not the te
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import tomllib
@@ -148,7 +149,7 @@ class TrainingSpec:
             del values["model"]["train_config"]
         else:  # the parent's weights, not where its file lies
             values["model"]["train_config"] = self.parent().config_hash()
-        values["data"]["teacher"] = self.teacher_identity()
+        values["data"]["teacher"] = self.teacher_identity
         blob = json.dumps(values, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -160,9 +161,11 @@ class TrainingSpec:
 
         return _paths.home() / "training" / f"{self.name}-{self.config_hash()}"
 
+    @functools.cached_property
     def teacher_identity(self):
         """What decides the teacher's scores, for :meth:`config_hash`: a teacher file's content, a teacher config's
-        hash, a teacher model's weights (not where they lie)."""
+        hash, a teacher model's weights (not where they lie). Computed once per spec: a model teacher's weights
+        are read to hash them, and the hash is asked for several times per command (each ``output_dir``)."""
         from transformers_ir.training._teacher import checkpoint_hash, file_hash
 
         teacher = self.data.teacher

@@ -111,7 +111,7 @@ def teacher_scores_path(spec: TrainingSpec) -> Path:
     from transformers_ir import _paths
 
     d = spec.data
-    decided_by = {"teacher": spec.teacher_identity(), **{k: getattr(d, k) for k in (
+    decided_by = {"teacher": spec.teacher_identity, **{k: getattr(d, k) for k in (
         "topics", "qrels", "corpus", "negatives", "depth", "group_size", "few_candidates", "max_queries")}}
     key = hashlib.sha256(json.dumps(decided_by, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return _paths.home() / "teachers" / f"{_teacher_name(spec)}-{key}.run"
