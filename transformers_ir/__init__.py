@@ -5,9 +5,8 @@ set it already; this must happen before ir_datasets is first imported, because i
 cache folder at import time. See :mod:`transformers_ir._paths`.
 """
 from transformers_ir import _paths
+from transformers_ir._version import __version__
 
 _paths.configure_environment()
-
-__version__ = "0.1.0"
 
 __all__ = ["__version__"]

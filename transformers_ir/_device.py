@@ -20,12 +20,11 @@ import contextlib
 import copy
 import functools
 import warnings
-from typing import Literal
 
 import torch
 
-Precision = Literal["fp32", "bf16", "fp16", "int8"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
+from transformers_ir._options import PRECISIONS, Precision
+
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

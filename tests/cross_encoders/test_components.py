@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from transformers_ir.cross_encoders import CrossEncoder, MonoT5
-from transformers_ir.experiments._registry import Context, registry
+from transformers_ir.registry import Context, registry
 
 
 def test_components_build_rerankers(tiny_classifier_path, tiny_t5_path, tmp_path):

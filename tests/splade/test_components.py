@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from transformers_ir.experiments import registry
-from transformers_ir.experiments._registry import Context
+from transformers_ir.registry import Context
 from transformers_ir.splade import Splade
 from transformers_ir.splade._dataset import dataset_splade_index
 

@@ -4,15 +4,7 @@ Each cache is keyed on the transformer's full configuration (model name, weights
 dtype, pooling: see :func:`cache_key`) and refuses a folder written for another one (:class:`CacheMismatch`).
 The SQLite stores underneath come from pyterrier-caching.
 """
-from transformers_ir.caching._keys import cache_key, canonical, key_hash, tokenizer_hash, weights_hash
-from transformers_ir.caching._store import (
-    CacheMismatch,
-    CacheWriteError,
-    EncoderCache,
-    KeyedCache,
-    RetrieverCache,
-    ScorerCache,
-)
+from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "CacheMismatch",
@@ -27,3 +19,7 @@ __all__ = [
     "tokenizer_hash",
     "weights_hash",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._keys": ["cache_key", "canonical", "key_hash", "tokenizer_hash", "weights_hash"],
+    "._store": ["CacheMismatch", "CacheWriteError", "EncoderCache", "KeyedCache", "RetrieverCache", "ScorerCache"],
+})

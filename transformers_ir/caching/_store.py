@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pyterrier as pt
 
-from transformers_ir import __version__
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._errors import TransformersIRError
 from transformers_ir._ranking import rank_results
+from transformers_ir._version import __version__
 from transformers_ir.caching._keys import cache_key, canonical, differences, key_hash
 
 FORMAT = 1

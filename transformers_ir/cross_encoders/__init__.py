@@ -4,12 +4,7 @@ Each is a PyTerrier transformer over a result frame (``qid, query, docno, text``
 new ``score`` and ``rank``; each is built by ``from_pretrained(name)`` or from model objects, scores in fp32
 (exact) or bf16/fp16 (fast), and saves with ``save_pretrained(path)``.
 """
-from transformers_ir.cross_encoders._base import Reranker, normalise_scores
-from transformers_ir.cross_encoders._bert_cat import BertCat, BertCatModel
-from transformers_ir.cross_encoders._cross_encoder import CrossEncoder
-from transformers_ir.cross_encoders._layout import PairLayout
-from transformers_ir.cross_encoders._monot5 import MonoT5
-from transformers_ir.cross_encoders._rankt5 import HEADS, RankT5Encoder, RankT5EncoderModel
+from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "HEADS",
@@ -23,3 +18,11 @@ __all__ = [
     "Reranker",
     "normalise_scores",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._base": ["Reranker", "normalise_scores"],
+    "._bert_cat": ["BertCat", "BertCatModel"],
+    "._cross_encoder": ["CrossEncoder"],
+    "._layout": ["PairLayout"],
+    "._monot5": ["MonoT5"],
+    "._rankt5": ["HEADS", "RankT5Encoder", "RankT5EncoderModel"],
+})

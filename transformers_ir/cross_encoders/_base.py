@@ -16,14 +16,14 @@ import torch
 
 from transformers_ir import _device
 from transformers_ir._atomic import atomic_dir
+from transformers_ir._options import NORMALISE, Normalise, Precision
 from transformers_ir._ranking import check_finite, rank_results
 from transformers_ir._validate import input_error, max_positions, texts_for_model
+from transformers_ir.caching import tokenizer_hash, weights_hash
 from transformers_ir.cross_encoders import _checkpoint
 from transformers_ir.cross_encoders._layout import PairLayout, collate, encode_pairs
 
 ScoreKind = Literal["logit", "log-probability", "probability", "min-max"]
-Normalise = Literal["sigmoid", "minmax"]
-NORMALISE = (None, "sigmoid", "minmax")
 #: Pairs tokenized together, in batches: peak memory follows this times the batch size, not the frame.
 CHUNK_BATCHES = 32
 
@@ -42,9 +42,9 @@ class Reranker(pt.Transformer):
 
     def __init__(self, model: torch.nn.Module, tokenizer, *, batch_size: int = 32, text_field: str = "text",
                  query_max_length: int = 64, doc_max_length: int | None = None, max_length: int = 512,
-                 precision: _device.Precision | None = None, normalise: Normalise | None = None,
+                 precision: Precision | None = None, normalise: Normalise | None = None,
                  device: str | torch.device | None = None, verbose: bool = False):
-        if normalise not in NORMALISE:
+        if normalise is not None and normalise not in NORMALISE:
             raise ValueError(f"normalise must be None, 'sigmoid' or 'minmax', got {normalise!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -237,8 +237,6 @@ class Reranker(pt.Transformer):
         """What decides the scores, for caches keyed on the model (``transformers_ir.caching``): the name, the
         weights and tokenizer hashes, the weights' dtype, the precision and every setting but batch size,
         device and verbosity."""
-        from transformers_ir.caching import tokenizer_hash, weights_hash
-
         settings = {k: v for k, v in self._settings().items() if k not in ("batch_size", "device", "verbose")}
         return {"model": self._source, "architecture": self.ARCHITECTURE, "weights": weights_hash(self.model),
                 "tokenizer": tokenizer_hash(self.tokenizer), "dtype": str(next(self.model.parameters()).dtype),

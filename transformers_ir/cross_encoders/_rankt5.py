@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
 
+from transformers_ir._options import RANKT5_HEADS as HEADS
+from transformers_ir._options import RankT5Head as Head
 from transformers_ir.cross_encoders import _checkpoint
 from transformers_ir.cross_encoders._base import Reranker
 from transformers_ir.cross_encoders._layout import PairLayout
 from transformers_ir.models import resolve_model
-
-Head = Literal["dense", "linear-layernorm-linear"]
-HEADS = ("dense", "linear-layernorm-linear")
 
 
 class RankT5EncoderModel(nn.Module):

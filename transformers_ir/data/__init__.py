@@ -1,12 +1,5 @@
 """Datasets: offline ir_datasets caches, graded Cranfield qrels, TREC DL topics/qrels, document text."""
-from transformers_ir.data._datasets import (
-    CRANFIELD_LABELS,
-    OfflineDataset,
-    TopicsQrelsDataset,
-    get_dataset,
-)
-from transformers_ir.data._offline import COLLECTIONS, prepare_all, prepare_collection
-from transformers_ir.data._text import JoinFields, text_loader
+from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "CRANFIELD_LABELS",
@@ -17,5 +10,12 @@ __all__ = [
     "get_dataset",
     "prepare_all",
     "prepare_collection",
+    "prepare_terrier",
     "text_loader",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._datasets": ["CRANFIELD_LABELS", "OfflineDataset", "TopicsQrelsDataset", "get_dataset"],
+    "._offline": ["COLLECTIONS", "prepare_all", "prepare_collection"],
+    "._terrier": ["prepare_terrier"],
+    "._text": ["JoinFields", "text_loader"],
+})

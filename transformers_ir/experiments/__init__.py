@@ -1,8 +1,6 @@
-"""Declarative experiments: pipeline files, the component registry, the runner and its report."""
-from transformers_ir.experiments._pipeline_file import PipelineFileError, PipelineSpec, parse_pipeline
-from transformers_ir.experiments._registry import Component, Context, component, registry
-from transformers_ir.experiments._report import format_table, plot_deltas, summary, write_outputs
-from transformers_ir.experiments._runner import ExperimentResult, build_system, run_experiment
+"""Declarative experiments: pipeline files, the runner and its report (the component registry is
+:mod:`transformers_ir.registry`; its names are re-exported here)."""
+from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "Component",
@@ -20,3 +18,9 @@ __all__ = [
     "summary",
     "write_outputs",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._pipeline_file": ["PipelineFileError", "PipelineSpec", "parse_pipeline"],
+    "transformers_ir.registry": ["Component", "Context", "component", "registry"],
+    "._report": ["format_table", "plot_deltas", "summary", "write_outputs"],
+    "._runner": ["ExperimentResult", "build_system", "run_experiment"],
+})

@@ -14,7 +14,7 @@ import platform
 import sys
 import time
 
-from transformers_ir import __version__
+from transformers_ir._version import __version__
 from transformers_ir.caching import cache_key
 from transformers_ir.experiments._efficiency import pipeline_parts
 from transformers_ir.experiments._runner import ExperimentResult

@@ -27,12 +27,12 @@ from pathlib import Path
 import ir_measures
 
 from transformers_ir._errors import UsageError
-from transformers_ir.experiments._registry import registry
+from transformers_ir.registry import CUTOFF_KEY, registry
+from transformers_ir.training import parse_training_config
 
 CORRECTIONS = ("none", "bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg", "hommel", "fdr_bh", "fdr_by",
                "fdr_tsbh", "fdr_tsbky")
 TESTS = ("t", "wilcoxon")
-CUTOFF_KEY = "%"
 TRAIN_CONFIG_KEY = "train_config"  # a stage's model named by its training config (trained when missing)
 _TOP_KEYS = {"name", "description", "dataset", "evaluation", "systems"}
 _DATASET_KEYS = {"topics", "qrels", "corpus"}
@@ -109,8 +109,6 @@ def _check_train_config(path: Path, value, component, params: dict, fail, start:
         fail(f"{TRAIN_CONFIG_KEY} replaces the model parameter: use it on a component with 'model' and drop "
              f"'model' from the stage", TRAIN_CONFIG_KEY, after=start)
     config = (path.parent / value).resolve()
-    from transformers_ir.training import parse_training_config
-
     try:
         parse_training_config(config)
     except UsageError as e:

@@ -5,17 +5,14 @@ import json
 import re
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+import pyterrier as pt
+from matplotlib.figure import Figure  # no pyplot: drawing here never switches the user's backend
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pyterrier as pt  # noqa: E402
-
-from transformers_ir._atomic import atomic_dir  # noqa: E402
-from transformers_ir.experiments._efficiency import qps  # noqa: E402
-from transformers_ir.experiments._manifest import manifest  # noqa: E402
-from transformers_ir.experiments._runner import ExperimentResult  # noqa: E402
+from transformers_ir._atomic import atomic_dir
+from transformers_ir.experiments._efficiency import qps
+from transformers_ir.experiments._manifest import manifest
+from transformers_ir.experiments._runner import ExperimentResult
 
 
 def _file_name(name: str) -> str:
@@ -58,7 +55,8 @@ def plot_deltas(result: ExperimentResult, measure, path: Path) -> None:
     pq = result.perquery[result.perquery["measure"] == str(measure)]
     values = pq.pivot_table(index="qid", columns="name", values="value")
     others = [r.name for r in result.runs if r.name != result.spec.baseline]
-    fig, axes = plt.subplots(len(others), 1, figsize=(8, 2.6 * len(others)), squeeze=False)
+    fig = Figure(figsize=(8, 2.6 * len(others)))
+    axes = fig.subplots(len(others), 1, squeeze=False)
     for ax, name in zip(axes[:, 0], others):
         delta = (values[name] - values[result.spec.baseline]).sort_values(ascending=False)
         colors = ["tab:green" if d > 0 else "tab:red" for d in delta]
@@ -70,7 +68,6 @@ def plot_deltas(result: ExperimentResult, measure, path: Path) -> None:
         ax.set_ylabel(f"Δ {measure}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_outputs(result: ExperimentResult, out: str | Path) -> Path:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir import training
 from transformers_ir._errors import TransformersIRError, UsageError
 from transformers_ir._ranking import check_finite, check_unique, evaluation_frame, rank_results
-from transformers_ir.caching import canonical
+from transformers_ir.caching import cache_key, canonical
 from transformers_ir.data import get_dataset
 from transformers_ir.experiments._cache import StageCaches, default_root, stage_id, stage_label, with_cutoff
 from transformers_ir.experiments._efficiency import StageTiming, qps, sparsity
@@ -22,7 +23,7 @@ from transformers_ir.experiments._pipeline_file import (
     SystemSpec,
     parse_pipeline,
 )
-from transformers_ir.experiments._registry import Context, registry
+from transformers_ir.registry import Context, registry
 
 _log = logging.getLogger(__name__)
 
@@ -72,9 +73,7 @@ def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path,
             if memo not in built:
                 params = stage.params
                 if stage.train_config is not None:  # the model its training config trains, trained when missing
-                    from transformers_ir.training import ensure_trained
-
-                    params = {**params, "model": str(ensure_trained(stage.train_config, verbose=ctx.verbose))}
+                    params = {**params, "model": str(training.ensure_trained(stage.train_config, verbose=ctx.verbose))}
                 built[memo] = components[stage.component].build(ctx, params)
             transformers.append(built[memo])
         except TransformersIRError:
@@ -110,8 +109,6 @@ class RunOf(pt.Transformer):
         return self.system(queries)
 
     def cache_key(self) -> dict | None:
-        from transformers_ir.caching import cache_key
-
         return cache_key(self.system)
 
     def __repr__(self) -> str:

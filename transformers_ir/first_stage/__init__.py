@@ -1,10 +1,5 @@
 """First-stage retrieval: BM25 (and other Terrier models) with Terrier or PISA, and fusion of first stages."""
-from transformers_ir.first_stage._artifact import CorruptIndex, IndexArtifact
-from transformers_ir.first_stage._bm25 import ENGINES, Engine, bm25, dataset_index, terrier
-from transformers_ir.first_stage._corpus import CorpusGuard
-from transformers_ir.first_stage._fusion import Fusion, fuse, tune_interpolation
-from transformers_ir.first_stage._pisa import PisaIndex
-from transformers_ir.first_stage._queries import QueryGuard
+from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "ENGINES",
@@ -19,14 +14,17 @@ __all__ = [
     "bm25",
     "dataset_index",
     "fuse",
+    "stored_run",
     "terrier",
     "tune_interpolation",
 ]
-
-
-def __getattr__(name):  # TerrierIndex imports PyTerrier's Terrier module only when asked for
-    if name == "TerrierIndex":
-        from transformers_ir.first_stage._terrier import TerrierIndex
-
-        return TerrierIndex
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._artifact": ["CorruptIndex", "IndexArtifact"],
+    "._bm25": ["ENGINES", "Engine", "bm25", "dataset_index", "terrier"],
+    "._corpus": ["CorpusGuard"],
+    "._fusion": ["Fusion", "fuse", "tune_interpolation"],
+    "._pisa": ["PisaIndex"],
+    "._queries": ["QueryGuard"],
+    "._stored": ["stored_run"],
+    "._terrier": ["TerrierIndex"],
+})

@@ -6,9 +6,9 @@ import json
 import time
 from pathlib import Path
 
-from transformers_ir import __version__
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._errors import TransformersIRError
+from transformers_ir._version import __version__
 
 MARKER = "transformers_ir.json"
 #: Files up to this size also get a SHA-256 in the marker, checked on open; larger ones get their size checked.

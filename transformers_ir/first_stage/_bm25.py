@@ -5,15 +5,15 @@ import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Literal
 
 import pyterrier as pt
 
 from transformers_ir import _paths
+from transformers_ir._options import ENGINES, Engine
 from transformers_ir.first_stage._artifact import IndexArtifact
+from transformers_ir.first_stage._pisa import PisaIndex
+from transformers_ir.first_stage._terrier import TerrierIndex
 
-Engine = Literal["terrier", "pisa"]
-ENGINES: tuple[str, ...] = ("terrier", "pisa")
 _log = logging.getLogger(__name__)
 
 
@@ -36,12 +36,8 @@ def _slug(text: str) -> str:
 
 def _new_index(engine: str, path: Path) -> IndexArtifact:
     if engine == "terrier":
-        from transformers_ir.first_stage._terrier import TerrierIndex  # Java only on this path
-
-        return TerrierIndex(path)
+        return TerrierIndex(path)  # Java starts only when the index is built or searched
     if engine == "pisa":
-        from transformers_ir.first_stage._pisa import PisaIndex
-
         return PisaIndex(path)
     raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
 

@@ -8,16 +8,15 @@ return counts 0 there), then ``sum_s weight_s * norm_s(d)``; tune the weights on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
+import ir_measures
 import numpy as np
 import pandas as pd
 import pyterrier as pt
 
-from transformers_ir._ranking import rank_results
-
-Method = Literal["rrf", "interpolate"]
-METHODS: tuple[str, ...] = ("rrf", "interpolate")
+from transformers_ir._options import FUSION_METHODS as METHODS
+from transformers_ir._options import FusionMethod as Method
+from transformers_ir._ranking import evaluation_frame, rank_results
 
 
 class Fusion(pt.Transformer):
@@ -101,10 +100,6 @@ def tune_interpolation(runs: Sequence[pd.DataFrame], topics: pd.DataFrame, qrels
                        ) -> tuple[list[float], float]:
     """Best interpolation weights for two runs (``[w, 1 - w]`` for ``w`` in ``grid``) on training queries and
     their qrels; returns ``(weights, metric value)``. Runs are computed once, outside."""
-    import ir_measures
-
-    from transformers_ir._ranking import evaluation_frame
-
     if len(runs) != 2:
         raise ValueError("tune_interpolation tunes two runs; fuse more with equal weights or RRF")
     measure = ir_measures.parse_measure(metric) if isinstance(metric, str) else metric

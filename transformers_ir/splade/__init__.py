@@ -1,20 +1,5 @@
 """SPLADE learned-sparse first stage: the model family, its encoders and scorer, inverted indexes, scale-out."""
-from transformers_ir.splade._dataset import StoredDocWeights, dataset_doc_weights, dataset_splade_index
-from transformers_ir.splade._engines import (
-    ExactSparseIndex,
-    PisaSparseIndex,
-    TerrierSparseIndex,
-    pisa_term,
-    sparse_index,
-)
-from transformers_ir.splade._index import ENGINES, SparseIndex, SparseIndexer, SparseRetriever, quantise_toks
-from transformers_ir.splade._model import Splade, infer_device
-from transformers_ir.splade._pooling import splade_pool
-from transformers_ir.splade._shards import encode_shard, launcher_rank, read_shards, shards_complete
-from transformers_ir.splade._stages import SpladeEncoder, SpladeScorer
-from transformers_ir.splade._stats import sparse_stats
-from transformers_ir.splade._token_weights import TokenWeights
-from transformers_ir.splade._toks import DEFAULT_SCALE, quantise
+from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -44,3 +29,15 @@ __all__ = [
     "sparse_stats",
     "splade_pool",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._dataset": ["StoredDocWeights", "dataset_doc_weights", "dataset_splade_index"],
+    "._engines": ["ExactSparseIndex", "PisaSparseIndex", "TerrierSparseIndex", "pisa_term", "sparse_index"],
+    "._index": ["ENGINES", "SparseIndex", "SparseIndexer", "SparseRetriever", "quantise_toks"],
+    "._model": ["Splade", "infer_device"],
+    "._pooling": ["splade_pool"],
+    "._shards": ["encode_shard", "launcher_rank", "read_shards", "shards_complete"],
+    "._stages": ["SpladeEncoder", "SpladeScorer"],
+    "._stats": ["sparse_stats"],
+    "._token_weights": ["TokenWeights"],
+    "._toks": ["DEFAULT_SCALE", "quantise"],
+})

@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from transformers_ir import _paths
+from transformers_ir.caching import weights_hash
 from transformers_ir.first_stage._bm25 import _corpus_id, _slug
 from transformers_ir.splade._engines import sparse_index
 from transformers_ir.splade._index import Engine, SparseIndex
@@ -37,8 +38,6 @@ def corpus_docs(dataset, *, text_field: str = "text") -> Iterator[dict]:
 
 def model_key(splade: Splade) -> str:
     """Short hash of what decides the documents' weights: the doc model's weights and the doc-side settings."""
-    from transformers_ir.caching import weights_hash
-
     settings = {"weights": weights_hash(splade.model), "pooling": splade.pooling,
                 "doc_max_length": splade.doc_max_length, "doc_top_k": splade.doc_top_k,
                 "threshold": splade.threshold}

@@ -13,12 +13,12 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir._options import SPARSE_ENGINES, SparseEngine
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import require_columns
 from transformers_ir.first_stage._artifact import MARKER, IndexArtifact
@@ -26,8 +26,8 @@ from transformers_ir.first_stage._corpus import CorpusGuard
 from transformers_ir.splade._stats import QueryTermCounts, sparse_stats
 from transformers_ir.splade._toks import DEFAULT_SCALE, check_scale, check_toks, quantise
 
-Engine = Literal["pisa", "terrier", "exact"]
-ENGINES: tuple[str, ...] = ("pisa", "terrier", "exact")
+Engine = SparseEngine
+ENGINES = SPARSE_ENGINES
 DF_FILE = "term_df.json"
 
 

@@ -15,8 +15,10 @@ from torch import nn
 
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._validate import max_positions, texts_for_model
+from transformers_ir.caching import weights_hash
 from transformers_ir.models import resolve_model
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
+from transformers_ir.splade._stages import SpladeEncoder, SpladeScorer
 from transformers_ir.splade._token_weights import TokenWeights
 from transformers_ir.splade._toks import csr_to_toks, prune, to_csr, vocabulary
 
@@ -301,15 +303,11 @@ class Splade:
     # ---------------------------------------------------------------- stages
     def query_encoder(self, *, batch_size: int | None = None, verbose: bool | None = None) -> pt.Transformer:
         """Adds ``query_toks`` (``{term: weight}``) to a query frame."""
-        from transformers_ir.splade._stages import SpladeEncoder
-
         return SpladeEncoder(self, rep="query", batch_size=batch_size, verbose=verbose)
 
     def doc_encoder(self, *, text_field: str = "text", batch_size: int | None = None,
                     verbose: bool | None = None) -> pt.Transformer:
         """Adds ``toks`` (``{term: weight}``) to documents; streams (``transform_iter``) into an indexer."""
-        from transformers_ir.splade._stages import SpladeEncoder
-
         return SpladeEncoder(self, rep="doc", text_field=text_field, batch_size=batch_size, verbose=verbose)
 
     def scorer(self, *, text_field: str = "text", text_loader: pt.Transformer | None = None, doc_weights=None,
@@ -319,16 +317,12 @@ class Splade:
         when the frame lacks it; ``query_toks`` / ``toks`` already in the frame are used as they are.
         ``doc_weights`` (e.g. :func:`transformers_ir.splade.dataset_doc_weights`) gives the documents' stored
         weights, so that documents an index build encoded are not encoded again."""
-        from transformers_ir.splade._stages import SpladeScorer
-
         return SpladeScorer(self, text_field=text_field, text_loader=text_loader, doc_weights=doc_weights,
                             batch_size=batch_size, verbose=verbose)
 
     # ---------------------------------------------------------------- identity
     def cache_key(self, rep: Rep | None = None) -> dict:
         """What decides this model's weights for ``rep`` (both sides when None): for the runner's caches."""
-        from transformers_ir.caching import weights_hash
-
         key = {"model": self.name, "settings": self.settings()}
         if rep in (None, "doc"):
             key["weights"] = weights_hash(self.model)

@@ -8,12 +8,9 @@ exact because ``log1p(relu(x))`` is non-decreasing: ``max_i f(x_i) = f(max_i x_i
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
-Pooling = Literal["max", "sum"]
-POOLINGS: tuple[str, ...] = ("max", "sum")
+from transformers_ir._options import POOLINGS, Pooling
 
 
 def check_pooling(pooling: str) -> str:

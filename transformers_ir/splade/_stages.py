@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -11,8 +11,10 @@ import scipy.sparse as sp
 
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import input_error, refuse_missing_queries
-from transformers_ir.splade._model import Splade
 from transformers_ir.splade._toks import toks_matrix
+
+if TYPE_CHECKING:  # the family object builds these stages: _model imports this module, not the reverse
+    from transformers_ir.splade._model import Splade
 
 _CHUNK_BATCHES = 8  # a document stream is encoded this many batches at a time (sorted by length within)
 

@@ -12,8 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-#: Impact indexes store ``round(weight * scale)`` as integers (SPLADE's usual 100).
-DEFAULT_SCALE = 100.0
+from transformers_ir._options import DEFAULT_SCALE
 
 
 def quantise(weights: np.ndarray, scale: float) -> np.ndarray:

@@ -6,33 +6,7 @@ Example::
     from transformers_ir.training import train
     model_dir = train("pipelines/train/minilm-scifact.toml")   # then CrossEncoder.from_pretrained(model_dir)
 """
-from transformers_ir.training._config import ConfigError, TrainingSpec, parse_training_config
-from transformers_ir.training._data import DataReport, Group, GroupDataset, TrainingGroup, build_groups, read_triples
-from transformers_ir.training._losses import (
-    FlopsRegularizer,
-    GroupedSoftmaxLoss,
-    KLDivergenceLoss,
-    ListwiseSoftmaxLoss,
-    MarginMSELoss,
-    PointwiseBCELoss,
-    RankIBNLoss,
-)
-from transformers_ir.training._modules import (
-    CrossEncoderTrainingModule,
-    PairBatch,
-    PairCollator,
-    SpladeBatch,
-    SpladeCollator,
-    SpladeTrainingModule,
-)
-from transformers_ir.training._teacher import (
-    checkpoint_hash,
-    pairs_to_score,
-    read_teacher_scores,
-    write_teacher_scores,
-)
-from transformers_ir.training._train import build_dataset, ensure_trained, fit, load_family, train, trained_model_path
-from transformers_ir.training._trainer import RankingTrainer, last_checkpoint
+from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "ConfigError",
@@ -64,9 +38,24 @@ __all__ = [
     "load_family",
     "pairs_to_score",
     "parse_training_config",
+    "predict_teacher_scores",
     "read_teacher_scores",
     "read_triples",
     "train",
     "trained_model_path",
+    "training_summary",
     "write_teacher_scores",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._config": ["ConfigError", "TrainingSpec", "parse_training_config"],
+    "._data": ["DataReport", "Group", "GroupDataset", "TrainingGroup", "build_groups", "read_triples"],
+    "._losses": ["FlopsRegularizer", "GroupedSoftmaxLoss", "KLDivergenceLoss", "ListwiseSoftmaxLoss", "MarginMSELoss",
+                 "PointwiseBCELoss", "RankIBNLoss"],
+    "._modules": ["CrossEncoderTrainingModule", "PairBatch", "PairCollator", "SpladeBatch", "SpladeCollator",
+                  "SpladeTrainingModule"],
+    "._predict": ["predict_teacher_scores"],
+    "._teacher": ["checkpoint_hash", "pairs_to_score", "read_teacher_scores", "write_teacher_scores"],
+    "._train": ["build_dataset", "ensure_trained", "fit", "load_family", "train", "trained_model_path",
+                 "training_summary"],
+    "._trainer": ["RankingTrainer", "last_checkpoint"],
+})

@@ -39,8 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from transformers_ir import _paths
 from transformers_ir._errors import UsageError
-from transformers_ir.experiments._registry import _describe, _fits
+from transformers_ir.models import resolve_model
+from transformers_ir.registry import describe, fits
+from transformers_ir.training._teacher import checkpoint_hash, file_hash
 
 Family = Literal["cross-encoder", "bert-cat", "rankt5", "monot5", "splade"]
 CrossEncoderLoss = Literal["grouped-softmax", "bce", "margin-mse", "listwise-softmax", "kl"]
@@ -157,8 +160,6 @@ class TrainingSpec:
         if self.train.output:
             out = Path(self.train.output).expanduser()
             return out if out.is_absolute() or self.path is None else self.path.parent / out
-        from transformers_ir import _paths
-
         return _paths.home() / "training" / f"{self.name}-{self.config_hash()}"
 
     @functools.cached_property
@@ -166,8 +167,6 @@ class TrainingSpec:
         """What decides the teacher's scores, for :meth:`config_hash`: a teacher file's content, a teacher config's
         hash, a teacher model's weights (not where they lie). Computed once per spec: a model teacher's weights
         are read to hash them, and the hash is asked for several times per command (each ``output_dir``)."""
-        from transformers_ir.training._teacher import checkpoint_hash, file_hash
-
         teacher = self.data.teacher
         if isinstance(teacher, str):
             path = Path(self.resolve(teacher))
@@ -178,8 +177,6 @@ class TrainingSpec:
         if teacher.train_config is not None:
             identity["train_config"] = self.teacher_spec().config_hash()
         else:
-            from transformers_ir.models import resolve_model
-
             identity["weights"] = checkpoint_hash(resolve_model(teacher.model))
         return identity
 
@@ -214,8 +211,8 @@ def _build(cls, raw: dict, section: str, where: str):
         if key not in fields:
             raise ConfigError(f"{where}: unknown key {key!r} in [{section}] (valid: {', '.join(sorted(fields))}); "
                               f"fix the spelling or remove it")
-        if not _fits(value, hints[key]):
-            raise ConfigError(f"{where}: [{section}] {key} must be {_describe(hints[key])}, got {value!r}")
+        if not fits(value, hints[key]):
+            raise ConfigError(f"{where}: [{section}] {key} must be {describe(hints[key])}, got {value!r}")
     return cls(**raw)
 
 

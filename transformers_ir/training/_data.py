@@ -21,6 +21,7 @@ import pyterrier as pt
 import torch
 
 from transformers_ir._errors import UsageError
+from transformers_ir.data import text_loader
 
 _log = logging.getLogger(__name__)
 
@@ -154,8 +155,6 @@ class GroupDataset(torch.utils.data.Dataset):
 
 def doc_texts(dataset, docnos, report: DataReport | None = None) -> dict[str, str]:
     """``docno -> text`` for the given documents (title and body joined), via the dataset's text loader."""
-    from transformers_ir.data import text_loader
-
     frame = pd.DataFrame({"qid": "0", "docno": sorted(set(docnos))})
     if frame.empty:
         return {}

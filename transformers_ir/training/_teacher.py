@@ -13,6 +13,8 @@ import pyterrier as pt
 
 from transformers_ir._atomic import atomic_file
 from transformers_ir._errors import UsageError
+from transformers_ir.data import text_loader
+from transformers_ir.models import resolve_model
 
 
 def checkpoint_hash(folder: str | Path) -> str:
@@ -59,9 +61,6 @@ def score_with_teacher(reranker, corpus, pairs: pd.DataFrame, *, name: str, mode
     """The teacher's scores of ``pairs`` (``qid, query, docno``; texts from ``corpus``) and their provenance (the
     teacher, its checkpoint and hash, its max lengths, then ``provenance``): what ``transformers-ir predict``
     writes, and what a training config's ``[data] teacher = { ... }`` caches."""
-    from transformers_ir.data import text_loader
-    from transformers_ir.models import resolve_model
-
     scored = (text_loader(corpus) >> reranker)(pairs)
     folder = resolve_model(model)
     return scored, {"teacher": name, "checkpoint": folder, "checkpoint_hash": checkpoint_hash(folder),

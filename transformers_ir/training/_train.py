@@ -9,6 +9,7 @@ import importlib
 import json
 import logging
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,10 +17,13 @@ import pandas as pd
 import torch
 import transformers
 
+from transformers_ir import _paths
 from transformers_ir._atomic import atomic_file
 from transformers_ir._device import infer_device, resolve_precision
 from transformers_ir._errors import UsageError
+from transformers_ir.data import get_dataset
 from transformers_ir.models import resolve_model
+from transformers_ir.registry import CUTOFF_KEY, Context, registry
 from transformers_ir.training._config import CROSS_ENCODER_FAMILIES, TrainingSpec, parse_training_config
 from transformers_ir.training._data import (
     DataReport,
@@ -108,8 +112,6 @@ def load_reranker(family: str, model: str | None, spec: TrainingSpec | None = No
 def teacher_scores_path(spec: TrainingSpec) -> Path:
     """Where ``[data] teacher = { ... }``'s scores are cached: named by the teacher, keyed by everything that
     decides them (the teacher's weights or config hash and settings, and what decides the training pairs)."""
-    from transformers_ir import _paths
-
     d = spec.data
     decided_by = {"teacher": spec.teacher_identity, **{k: getattr(d, k) for k in (
         "topics", "qrels", "corpus", "negatives", "depth", "group_size", "few_candidates", "max_queries")}}
@@ -164,9 +166,6 @@ def safe_open(file):
 
 
 def _first_stage(spec: TrainingSpec, corpus):
-    from transformers_ir.experiments._pipeline_file import CUTOFF_KEY
-    from transformers_ir.experiments._registry import Context, registry
-
     params = dict(spec.data.negatives)
     name = params.pop("component")
     cutoff = params.pop(CUTOFF_KEY, None)
@@ -184,8 +183,6 @@ def _first_stage(spec: TrainingSpec, corpus):
 def build_dataset(spec: TrainingSpec, *, verbose: bool = False) -> tuple[GroupDataset, DataReport]:
     """Groups of 1 positive + ``group_size - 1`` negatives from the config's topics, qrels and first stage (or
     triples file, or the teacher file's candidates), with their texts and teacher scores."""
-    from transformers_ir.data import get_dataset
-
     d = spec.data
     report = DataReport()
     dataset = get_dataset(d.topics) if d.topics else None
@@ -297,8 +294,6 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
     the family's ``from_pretrained`` loads. ``<output>`` also holds ``loss_log.csv``, ``loss.png`` and
     ``training.json`` (config, hash, data report, wall time: this call's, plus the training time of the
     interrupted runs it resumed)."""
-    import time
-
     spec = config if isinstance(config, TrainingSpec) else parse_training_config(config)
     output = spec.output_dir()
     transformers.set_seed(spec.train.seed)
@@ -324,6 +319,19 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
 def trained_model_path(config: str | Path | TrainingSpec) -> Path:
     spec = config if isinstance(config, TrainingSpec) else parse_training_config(config)
     return spec.output_dir() / MODEL_DIR
+
+
+def training_summary(config: str | Path | TrainingSpec) -> dict:
+    """The ``training.json`` a finished training run wrote (config, hash, data report, steps, seconds).
+
+    Args:
+        config: a training config (path or parsed).
+
+    Returns:
+        The summary as a dict.
+    """
+    spec = config if isinstance(config, TrainingSpec) else parse_training_config(config)
+    return json.loads((spec.output_dir() / SUMMARY).read_text())
 
 
 def ensure_trained(config: str | Path | TrainingSpec, *, verbose: bool = True) -> Path:

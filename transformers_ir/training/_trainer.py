@@ -22,6 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
 import safetensors.torch
 import torch
 import transformers
@@ -189,14 +190,11 @@ def write_loss_log(history: list[dict], path: Path) -> None:
 
 def plot_loss(log_csv: Path, png: Path, title: str = "training loss") -> None:
     """A PNG of the loss (and its running mean) against the step, from :func:`write_loss_log`'s CSV."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
+    from matplotlib.figure import Figure  # only when a plot is drawn: importing training must not load matplotlib
 
     frame = pd.read_csv(log_csv)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.plot(frame["step"], frame["loss"], lw=0.8, alpha=0.5, label="loss")
     ax.plot(frame["step"], frame["loss"].rolling(10, min_periods=1).mean(), lw=1.6, label="running mean (10)")
     ax.set_xlabel("step")
@@ -206,4 +204,3 @@ def plot_loss(log_csv: Path, png: Path, title: str = "training loss") -> None:
     fig.tight_layout()
     with atomic_file(png, "wb") as f:
         fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
