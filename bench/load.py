@@ -89,7 +89,8 @@ def rerank(n: int, models: Path, batch_size: int) -> dict:
 
 
 def encode(n: int, models: Path, batch_size: int, shard_docs: int | None = None) -> dict:
-    from transformers_ir.splade import PisaSparseIndex, Splade
+    from transformers_ir.indexes import PisaSparseIndex
+    from transformers_ir.splade import Splade
 
     splade = Splade.from_pretrained(str(models / "mlm"), batch_size=batch_size, doc_max_length=128)
     body = texts(n)

@@ -8,8 +8,9 @@ import textwrap
 import pandas as pd
 import pytest
 
-from transformers_ir.first_stage import CorpusGuard, PisaIndex, dataset_index
-from transformers_ir.first_stage._artifact import MARKER
+from transformers_ir.first_stage import dataset_index
+from transformers_ir.indexes import CorpusGuard, PisaIndex
+from transformers_ir.indexes._artifact import MARKER
 
 DOCS = [
     {"docno": "d1", "text": "the cat sat on the mat"},
@@ -130,7 +131,7 @@ def test_dataset_index_built_once_and_interrupted_build_rebuilt(tmp_path):
 @pytest.mark.java
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_terrier_build_retrieve_and_query_syntax(tmp_path):
-    from transformers_ir.first_stage import TerrierIndex
+    from transformers_ir.indexes import TerrierIndex
 
     index = TerrierIndex(tmp_path / "t").build(iter(DOCS))
     assert index.num_docs() == 4
@@ -153,7 +154,7 @@ def test_pisa_path_needs_no_java(tmp_path):
         import sys
         sys.modules['jnius'] = None   # any attempt to start Java now fails
         import pandas as pd, pyterrier as pt, ir_measures
-        from transformers_ir.first_stage import PisaIndex
+        from transformers_ir.indexes import PisaIndex
         docs = {DOCS!r}
         index = PisaIndex({str(tmp_path / 'idx')!r}).build(iter(docs))
         res = index.bm25()(pd.DataFrame({{'qid': ['q1'], 'query': ['cat']}}))

@@ -164,12 +164,6 @@ def test_no_import_cycle():
     assert cycles == [], f"import cycles: {cycles}"
 
 
-#: Known edges, removed as the index machinery moves into transformers_ir.indexes (issue 16, next step).
-PENDING = {"transformers_ir.splade._dataset -> transformers_ir.first_stage._bm25",
-           "transformers_ir.splade._index -> transformers_ir.first_stage._artifact",
-           "transformers_ir.splade._index -> transformers_ir.first_stage._corpus"}
-
-
 def test_layers_point_one_way():
     wrong = []
     for module, targets in sorted(GRAPH.items()):
@@ -182,7 +176,6 @@ def test_layers_point_one_way():
             sideways = there is not None and there[0] == here[0] > 0 and there[1] != here[1]  # core: one set
             if up or sideways:
                 wrong.append(f"{module} -> {target}")
-    wrong = [w for w in wrong if w not in PENDING]
     assert wrong == [], "imports pointing up or sideways:\n" + "\n".join(wrong)
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -43,7 +44,22 @@ def data_dir() -> Path | None:
 
 
 def index_dir() -> Path:
+    """Where indexes are built (``<home>/indexes``)."""
     return home() / "indexes"
+
+
+def slug(text: str, *, keep: str = "._-") -> str:
+    """``text`` as one folder or file name: every run of characters other than letters, digits and ``keep``
+    becomes ``_`` (``beir/scifact`` -> ``beir_scifact``), without ``_`` at either end.
+
+    Args:
+        text: any name (a dataset id, a component, a system name).
+        keep: the punctuation kept as it is.
+
+    Returns:
+        The name.
+    """
+    return re.sub(rf"[^A-Za-z0-9{re.escape(keep)}]+", "_", text).strip("_")
 
 
 def configure_environment() -> None:

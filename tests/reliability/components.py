@@ -68,12 +68,12 @@ def needs(module: str, attr: str):
 
 
 def _pisa_indexer(get):
-    PisaIndex = needs("transformers_ir.first_stage", "PisaIndex")
+    PisaIndex = needs("transformers_ir.indexes", "PisaIndex")
     return lambda docs, path: PisaIndex(path).build(docs)
 
 
 def _terrier_indexer(get):
-    TerrierIndex = needs("transformers_ir.first_stage", "TerrierIndex")
+    TerrierIndex = needs("transformers_ir.indexes", "TerrierIndex")
     return lambda docs, path: TerrierIndex(path).build(docs)
 
 

@@ -16,14 +16,14 @@ from reliability.components import DOCS, needs
 
 @pytest.fixture(scope="session")
 def pisa_index(tmp_path_factory):
-    from transformers_ir.first_stage import PisaIndex
+    from transformers_ir.indexes import PisaIndex
 
     return PisaIndex(tmp_path_factory.mktemp("pisa") / "idx").build(iter(DOCS))
 
 
 @pytest.fixture(scope="session")
 def terrier_index(tmp_path_factory):
-    from transformers_ir.first_stage import TerrierIndex
+    from transformers_ir.indexes import TerrierIndex
 
     return TerrierIndex(tmp_path_factory.mktemp("terrier") / "idx").build(iter(DOCS))
 
@@ -39,7 +39,7 @@ def cached_cross_encoder(tmp_path_factory, tiny_classifier_path):
 @pytest.fixture(scope="session")
 def splade_index(tmp_path_factory, tiny_mlm_path):
     Splade = needs("transformers_ir.splade", "Splade")
-    SpladeIndex = needs("transformers_ir.splade", "PisaSparseIndex")
+    SpladeIndex = needs("transformers_ir.indexes", "PisaSparseIndex")
     splade = Splade.from_pretrained(str(tiny_mlm_path), batch_size=4)
     index = SpladeIndex(tmp_path_factory.mktemp("splade") / "idx")
     (splade.doc_encoder() >> index.indexer()).index(iter(DOCS))

@@ -16,8 +16,8 @@ import pytest
 
 from reliability.components import DOCS
 from transformers_ir import _paths
-from transformers_ir.first_stage import CorruptIndex, PisaIndex
-from transformers_ir.first_stage._artifact import MARKER
+from transformers_ir.indexes import CorruptIndex, PisaIndex
+from transformers_ir.indexes._artifact import MARKER
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def slow_docs_script(index_path: Path, signal_file: Path, n: int = 2000) -> str:
     return f"""
         import time
         from pathlib import Path
-        from transformers_ir.first_stage import PisaIndex
+        from transformers_ir.indexes import PisaIndex
         def docs():
             for i in range({n}):
                 if i == {n // 2}:
@@ -105,7 +105,7 @@ def test_corrupted_index_fails_clearly_on_open(built, damage):
 
 @pytest.mark.java
 def test_corrupted_terrier_index_fails_clearly(tmp_path):
-    from transformers_ir.first_stage import TerrierIndex
+    from transformers_ir.indexes import TerrierIndex
 
     index = TerrierIndex(tmp_path / "t").build(iter(DOCS))
     victim = index.path / "data.inverted.bf"

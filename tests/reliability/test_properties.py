@@ -77,7 +77,7 @@ toks = st.dictionaries(st.sampled_from(["cat", "dog", "paris", "cell", "risk", "
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(docs=st.lists(toks, min_size=1, max_size=15), queries=st.lists(toks, min_size=1, max_size=4))
 def test_index_retrieval_equals_brute_force(tmp_path_factory, docs, queries):
-    from transformers_ir.splade import sparse_index
+    from transformers_ir.indexes import sparse_index
 
     folder = tmp_path_factory.mktemp("prop")
     corpus = [{"docno": f"d{i}", "toks": t} for i, t in enumerate(docs)]

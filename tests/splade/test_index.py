@@ -8,9 +8,9 @@ import math
 import pandas as pd
 import pytest
 
-from transformers_ir.first_stage import CorruptIndex
-from transformers_ir.splade import (
+from transformers_ir.indexes import (
     DEFAULT_SCALE,
+    CorruptIndex,
     ExactSparseIndex,
     PisaSparseIndex,
     pisa_term,

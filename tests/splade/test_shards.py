@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from transformers_ir.splade import encode_shard, launcher_rank, read_shards, shards_complete, sparse_index
+from transformers_ir.indexes import sparse_index
+from transformers_ir.splade import encode_shard, launcher_rank, read_shards, shards_complete
 
 from .conftest import DOCS
 

@@ -7,6 +7,7 @@ __all__ = [
     "JoinFields",
     "OfflineDataset",
     "TopicsQrelsDataset",
+    "corpus_id",
     "get_dataset",
     "prepare_all",
     "prepare_collection",
@@ -14,7 +15,8 @@ __all__ = [
     "text_loader",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
-    "._datasets": ["CRANFIELD_LABELS", "OfflineDataset", "TopicsQrelsDataset", "get_dataset"],
+    "._datasets": ["CRANFIELD_LABELS", "OfflineDataset", "TopicsQrelsDataset", "corpus_id",
+                     "get_dataset"],
     "._offline": ["COLLECTIONS", "prepare_all", "prepare_collection"],
     "._terrier": ["prepare_terrier"],
     "._text": ["JoinFields", "text_loader"],

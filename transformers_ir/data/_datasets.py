@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ir_datasets
 import pandas as pd
 import pyterrier as pt
 from pyterrier.datasets._irds import IRDSDataset
@@ -131,6 +132,24 @@ class TopicsQrelsDataset(pt.datasets.Dataset):
 
     def __repr__(self) -> str:
         return f"get_dataset({self.name!r})"
+
+
+def corpus_id(dataset) -> str:
+    """The id of a dataset's corpus, which datasets sharing their documents share: ``irds:beir/scifact/test`` and
+    ``irds:beir/scifact/train`` both give ``beir/scifact`` (what indexes are named by).
+
+    Args:
+        dataset: a PyTerrier dataset (its ``name``, else its ``repr``, is read).
+
+    Returns:
+        The ir_datasets id of its documents, or the dataset's name when it is not an ir_datasets id.
+    """
+    name = getattr(dataset, "name", None) or repr(dataset)
+    irds_id = name.removeprefix("irds:")
+    try:
+        return ir_datasets.docs_parent_id(irds_id)
+    except Exception:  # not an ir_datasets id (ir_datasets raises several kinds): keep the name
+        return irds_id
 
 
 def get_dataset(name: str) -> pt.datasets.Dataset:

@@ -8,7 +8,6 @@ configuration in their ``repr``, e.g. the text loader) run uncached.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -29,10 +28,6 @@ def stage_label(stage: Stage) -> str:
 
 def stage_id(stage: Stage) -> dict:
     return {"component": stage.component, "params": stage.params, "cutoff": stage.cutoff}
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
 class StageCaches:
@@ -63,7 +58,7 @@ class StageCaches:
         if not retrieval:  # the stages that made the frame (not which documents: that is the first stage's part)
             config["inputs"] = [stage_id(s) for s in stages[1:index]]
         kind, cls = ("results", RetrieverCache) if retrieval else ("scores", ScorerCache)
-        path = self.root / _slug(self.corpus) / f"{kind}-{_slug(stage.component)}-{key_hash(config)[:16]}"
+        path = self.root / _paths.slug(self.corpus) / f"{kind}-{_paths.slug(stage.component)}-{key_hash(config)[:16]}"
         cache = cls(path, base, config=config)
         return (cache if retrieval else with_cutoff(cache, stage.cutoff)), cache
 

@@ -2,21 +2,17 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
 import pyterrier as pt
 from matplotlib.figure import Figure  # no pyplot: drawing here never switches the user's backend
 
+from transformers_ir import _paths
 from transformers_ir._atomic import atomic_dir
 from transformers_ir.experiments._efficiency import qps
 from transformers_ir.experiments._manifest import manifest
 from transformers_ir.experiments._runner import ExperimentResult
-
-
-def _file_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name)
 
 
 def format_table(result: ExperimentResult, digits: int = 4) -> str:
@@ -82,11 +78,11 @@ def write_outputs(result: ExperimentResult, out: str | Path) -> Path:
         (tmp / "summary.json").write_text(json.dumps(summary(result), indent=2) + "\n")
         (tmp / "runs").mkdir()
         for run in result.runs:
-            pt.io.write_results(run.results, str(tmp / "runs" / f"{_file_name(run.name)}.run"), format="trec",
-                                run_name=run.name)
+            name = _paths.slug(run.name, keep="._+-")
+            pt.io.write_results(run.results, str(tmp / "runs" / f"{name}.run"), format="trec", run_name=run.name)
         if result.spec.baseline and len(result.runs) > 1:
             for measure in result.spec.measures:
-                plot_deltas(result, measure, tmp / f"delta_{_file_name(str(measure))}.png")
+                plot_deltas(result, measure, tmp / f"delta_{_paths.slug(str(measure), keep='._+-')}.png")
         (tmp / "pipeline.toml").write_bytes(result.spec.path.read_bytes())
         (tmp / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str) + "\n")
     return out

@@ -1,16 +1,12 @@
-"""First-stage retrieval: BM25 (and other Terrier models) with Terrier or PISA, and fusion of first stages."""
+"""First-stage retrieval over a dataset's corpus: BM25 (and other Terrier models) with Terrier or PISA, indexes
+built once per corpus and engine, stored runs, and fusion of first stages. The indexes themselves are
+:mod:`transformers_ir.indexes`."""
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "ENGINES",
-    "CorpusGuard",
-    "CorruptIndex",
     "Engine",
     "Fusion",
-    "IndexArtifact",
-    "PisaIndex",
-    "QueryGuard",
-    "TerrierIndex",
     "bm25",
     "dataset_index",
     "fuse",
@@ -19,12 +15,7 @@ __all__ = [
     "tune_interpolation",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
-    "._artifact": ["CorruptIndex", "IndexArtifact"],
     "._bm25": ["ENGINES", "Engine", "bm25", "dataset_index", "terrier"],
-    "._corpus": ["CorpusGuard"],
     "._fusion": ["Fusion", "fuse", "tune_interpolation"],
-    "._pisa": ["PisaIndex"],
-    "._queries": ["QueryGuard"],
     "._stored": ["stored_run"],
-    "._terrier": ["TerrierIndex"],
 })

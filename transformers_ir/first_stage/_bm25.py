@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from pathlib import Path
 
@@ -10,28 +9,10 @@ import pyterrier as pt
 
 from transformers_ir import _paths
 from transformers_ir._options import ENGINES, Engine
-from transformers_ir.first_stage._artifact import IndexArtifact
-from transformers_ir.first_stage._pisa import PisaIndex
-from transformers_ir.first_stage._terrier import TerrierIndex
+from transformers_ir.data import corpus_id
+from transformers_ir.indexes import IndexArtifact, PisaIndex, TerrierIndex
 
 _log = logging.getLogger(__name__)
-
-
-def _corpus_id(dataset) -> str:
-    """The id of the dataset's corpus: ``beir/scifact/test`` and ``/train`` share ``beir/scifact``."""
-    name = getattr(dataset, "name", None) or repr(dataset)
-    irds_id = name.removeprefix("irds:")
-    try:
-        import ir_datasets
-
-        irds_id = ir_datasets.docs_parent_id(irds_id)
-    except Exception:  # not an ir_datasets id: keep the name
-        pass
-    return irds_id
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
 def _new_index(engine: str, path: Path) -> IndexArtifact:
@@ -48,7 +29,7 @@ def dataset_index(dataset, engine: Engine = "pisa", *, root: str | Path | None =
     Indexes live in ``<root>/<corpus id>/<engine>`` (root defaults to ``$TRANSFORMERS_IR_HOME/indexes``).
     A folder left by an interrupted build (no completion marker) is detected, removed and rebuilt.
     """
-    path = Path(root or _paths.index_dir()) / _slug(_corpus_id(dataset)) / engine
+    path = Path(root or _paths.index_dir()) / _paths.slug(corpus_id(dataset)) / engine
     index = _new_index(engine, path)
     if index.built():
         return index

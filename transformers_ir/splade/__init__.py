@@ -1,43 +1,27 @@
-"""SPLADE learned-sparse first stage: the model family, its encoders and scorer, inverted indexes, scale-out."""
+"""SPLADE learned-sparse first stage: the model family, its encoders and scorer, the corpus's index built once
+per model, and scale-out encoding. The inverted indexes themselves are :mod:`transformers_ir.indexes`."""
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "DEFAULT_SCALE",
-    "ENGINES",
-    "ExactSparseIndex",
-    "PisaSparseIndex",
-    "SparseIndex",
-    "SparseIndexer",
-    "SparseRetriever",
     "Splade",
     "SpladeEncoder",
     "SpladeScorer",
     "StoredDocWeights",
-    "TerrierSparseIndex",
     "TokenWeights",
     "dataset_doc_weights",
     "dataset_splade_index",
     "encode_shard",
     "infer_device",
     "launcher_rank",
-    "pisa_term",
-    "quantise",
-    "quantise_toks",
     "read_shards",
     "shards_complete",
-    "sparse_index",
-    "sparse_stats",
     "splade_pool",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._dataset": ["StoredDocWeights", "dataset_doc_weights", "dataset_splade_index"],
-    "._engines": ["ExactSparseIndex", "PisaSparseIndex", "TerrierSparseIndex", "pisa_term", "sparse_index"],
-    "._index": ["ENGINES", "SparseIndex", "SparseIndexer", "SparseRetriever", "quantise_toks"],
     "._model": ["Splade", "infer_device"],
     "._pooling": ["splade_pool"],
     "._shards": ["encode_shard", "launcher_rank", "read_shards", "shards_complete"],
     "._stages": ["SpladeEncoder", "SpladeScorer"],
-    "._stats": ["sparse_stats"],
     "._token_weights": ["TokenWeights"],
-    "._toks": ["DEFAULT_SCALE", "quantise"],
 })

@@ -17,13 +17,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from transformers_ir import _paths
+from transformers_ir._options import DEFAULT_SCALE, SparseEngine
 from transformers_ir.caching import weights_hash
-from transformers_ir.first_stage._bm25 import _corpus_id, _slug
-from transformers_ir.splade._engines import sparse_index
-from transformers_ir.splade._index import Engine, SparseIndex
+from transformers_ir.data import corpus_id
+from transformers_ir.indexes import SparseIndex, sparse_index
 from transformers_ir.splade._model import Splade
 from transformers_ir.splade._shards import encode_shard, read_shards, shard_matrix, shards_complete
-from transformers_ir.splade._toks import DEFAULT_SCALE
 
 _log = logging.getLogger(__name__)
 
@@ -45,8 +44,8 @@ def model_key(splade: Splade) -> str:
 
 
 def _folder(dataset, splade: Splade, root: str | Path | None) -> Path:
-    name = _slug(Path(splade.name).name if splade.name else type(splade.model).__name__)
-    return Path(root or _paths.index_dir()) / _slug(_corpus_id(dataset)) / f"splade-{name}-{model_key(splade)}"
+    name = _paths.slug(Path(splade.name).name if splade.name else type(splade.model).__name__)
+    return Path(root or _paths.index_dir()) / _paths.slug(corpus_id(dataset)) / f"splade-{name}-{model_key(splade)}"
 
 
 class StoredDocWeights:
@@ -77,7 +76,7 @@ def dataset_doc_weights(dataset, splade: Splade, *, root: str | Path | None = No
     return StoredDocWeights(encodings) if shards_complete(encodings) else None
 
 
-def dataset_splade_index(dataset, splade: Splade, *, engine: Engine = "pisa", scale: float = DEFAULT_SCALE,
+def dataset_splade_index(dataset, splade: Splade, *, engine: SparseEngine = "pisa", scale: float = DEFAULT_SCALE,
                          shard_docs: int | None = None, root: str | Path | None = None,
                          verbose: bool = False) -> SparseIndex:
     """The SPLADE index of ``dataset``'s corpus for ``splade`` and ``engine``: reopened when built, otherwise

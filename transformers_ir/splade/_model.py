@@ -16,11 +16,12 @@ from torch import nn
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._validate import max_positions, texts_for_model
 from transformers_ir.caching import weights_hash
+from transformers_ir.indexes import csr_to_toks
 from transformers_ir.models import resolve_model
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
+from transformers_ir.splade._sparsify import prune, to_csr, vocabulary
 from transformers_ir.splade._stages import SpladeEncoder, SpladeScorer
 from transformers_ir.splade._token_weights import TokenWeights
-from transformers_ir.splade._toks import csr_to_toks, prune, to_csr, vocabulary
 
 Rep = Literal["query", "doc"]
 CONFIG_FILE = "splade_config.json"

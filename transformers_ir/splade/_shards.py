@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from transformers_ir._atomic import atomic_dir
-from transformers_ir.splade._toks import csr_to_toks
+from transformers_ir.indexes import csr_to_toks
 
 SHARD_MARKER = "shard.json"
 _RANK_VARS = (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"),

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import input_error, refuse_missing_queries
-from transformers_ir.splade._toks import toks_matrix
+from transformers_ir.indexes import toks_matrix
 
 if TYPE_CHECKING:  # the family object builds these stages: _model imports this module, not the reverse
     from transformers_ir.splade._model import Splade

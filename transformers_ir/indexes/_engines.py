@@ -11,9 +11,10 @@ import pandas as pd
 import pyterrier as pt
 import scipy.sparse as sp
 
-from transformers_ir.splade._index import ENGINES, Engine, SparseIndex, SparseRetriever, dot_scale, top_hits
-from transformers_ir.splade._pisa_batches import padded_batches
-from transformers_ir.splade._toks import quantise, toks_matrix
+from transformers_ir._options import SPARSE_ENGINES, SparseEngine
+from transformers_ir.indexes._pisa_batches import padded_batches
+from transformers_ir.indexes._sparse import SparseIndex, SparseRetriever, dot_scale, top_hits
+from transformers_ir.indexes._toks import quantise, toks_matrix
 
 # PISA lower-cases ASCII letters of query terms (not of indexed ones), so a term with an upper-case letter
 # ('[CLS]', any cased vocabulary) would never match: such terms, and those that could be mistaken for an escaped
@@ -54,6 +55,7 @@ class PisaSparseIndex(SparseIndex):
     """
 
     engine = "splade-pisa"
+    ARTIFACT_FORMAT = "transformers-ir.splade-pisa"
 
     def __init__(self, path: str | Path, *, scale: float | None = None, threads: int = 1,
                  invert_batch: int = 10_000, shard_docs: int | None = None):
@@ -128,6 +130,7 @@ class TerrierSparseIndex(SparseIndex):
     """
 
     engine = "splade-terrier"
+    ARTIFACT_FORMAT = "transformers-ir.splade-terrier"
 
     def __init__(self, path: str | Path, *, scale: float | None = None, threads: int = 1, max_docno_length: int = 64):
         super().__init__(path, scale=scale, threads=threads)
@@ -168,6 +171,7 @@ class ExactSparseIndex(SparseIndex):
     the other engines store (so their top-k can be checked exactly)."""
 
     engine = "splade-exact"
+    ARTIFACT_FORMAT = "transformers-ir.splade-exact"
     quantised = False
 
     def _write(self, tmp: Path, docs: Iterator[tuple[str, dict]]) -> int:
@@ -251,8 +255,8 @@ class ExactSparseRetriever(SparseRetriever):
 _CLASSES = {"pisa": PisaSparseIndex, "terrier": TerrierSparseIndex, "exact": ExactSparseIndex}
 
 
-def sparse_index(path: str | Path, engine: Engine = "pisa", **kwargs) -> SparseIndex:
+def sparse_index(path: str | Path, engine: SparseEngine = "pisa", **kwargs) -> SparseIndex:
     """The SPLADE index at ``path`` for an engine: ``'pisa'`` (default, no Java), ``'terrier'`` or ``'exact'``."""
     if engine not in _CLASSES:
-        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(SPARSE_ENGINES)}")
     return _CLASSES[engine](path, **kwargs)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pyterrier as pt
 
-from transformers_ir.first_stage._artifact import IndexArtifact
-from transformers_ir.first_stage._corpus import CorpusGuard
-from transformers_ir.first_stage._queries import QueryGuard, sanitise_query
+from transformers_ir.indexes._artifact import IndexArtifact
+from transformers_ir.indexes._corpus import CorpusGuard
+from transformers_ir.indexes._queries import QueryGuard, sanitise_query
 
 
 class TerrierIndex(IndexArtifact):
@@ -22,6 +22,7 @@ class TerrierIndex(IndexArtifact):
     """
 
     engine = "terrier"
+    ARTIFACT_FORMAT = "transformers-ir.terrier"
 
     def build(
         self,

@@ -1,4 +1,13 @@
-"""Index folders that are complete or absent: built under a temporary name, marked, then renamed into place."""
+"""Index folders that are complete or absent, as PyTerrier artifacts.
+
+An index is built in a temporary folder; PyTerrier's ``pt_meta.json`` (type, format, package hint) and the files'
+sizes and checksums go in, the completion marker last, and the folder is renamed into place. So
+``pt.Artifact.load(path)`` reopens any of our indexes as its class (entry points under ``pyterrier.artifact``),
+``build_package()`` / ``pt.Artifact.from_url()`` and ``to_hf()`` / ``pt.Artifact.from_hf()`` move it between
+machines, and a folder without the marker (an interrupted build) is never opened. This is stronger than
+``pt.io.finalized_directory``, which renames a folder into place but leaves no record a reader can check: our
+marker also lets :meth:`IndexArtifact.verify` find a file damaged after the build.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -6,11 +15,17 @@ import json
 import time
 from pathlib import Path
 
+import pyterrier as pt
+
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._errors import TransformersIRError
 from transformers_ir._version import __version__
 
 MARKER = "transformers_ir.json"
+#: PyTerrier's artifact metadata file (what ``pt.Artifact.load`` reads to find the class).
+PT_META = "pt_meta.json"
+#: The artifact type of every index here (PyTerrier's name for inverted indexes).
+ARTIFACT_TYPE = "sparse_index"
 #: Files up to this size also get a SHA-256 in the marker, checked on open; larger ones get their size checked.
 CHECKSUM_MAX_BYTES = 8 << 20
 
@@ -53,17 +68,25 @@ def file_problems(root: Path, table: dict[str, dict]) -> list[str]:
     return problems
 
 
-class IndexArtifact:
+class IndexArtifact(pt.Artifact):
     """Base of our index artifacts: a folder with a marker file written last, on success.
 
     A folder without the marker is an interrupted or foreign build: it is never opened as an index.
-    Subclasses implement ``_build_into(tmp, docs, **settings) -> int`` (the number of documents indexed).
+    Subclasses set :attr:`engine` and :attr:`ARTIFACT_FORMAT` (``"transformers-ir.<engine>"``, the name of their
+    ``pyterrier.artifact`` entry point after ``sparse_index.``) and implement
+    ``_build_into(tmp, docs, **settings) -> int`` (the number of documents indexed).
+
+    Args:
+        path: the index folder.
     """
 
     engine: str = ""
+    ARTIFACT_TYPE = ARTIFACT_TYPE
+    ARTIFACT_FORMAT = ""
+    ARTIFACT_PACKAGE_HINT = "transformers-ir"
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        super().__init__(Path(path))
 
     @property
     def metadata(self) -> dict:
@@ -108,6 +131,7 @@ class IndexArtifact:
         start = time.perf_counter()
         with atomic_dir(self.path, overwrite=overwrite or self.incomplete()) as tmp:
             num_docs = self._build_into(tmp, docs, **settings)
+            self._write_pt_meta(tmp)
             meta = {
                 "engine": self.engine,
                 "num_docs": num_docs,
@@ -117,6 +141,14 @@ class IndexArtifact:
                 "files": file_table(tmp),
             }
             (tmp / MARKER).write_text(json.dumps(meta, indent=2))
+
+    def _write_pt_meta(self, folder: Path) -> None:
+        """PyTerrier's ``pt_meta.json`` naming this class; what the engine wrote there is kept (pyterrier-pisa
+        keeps its stemmer there and reads it back when it opens the index)."""
+        file = folder / PT_META
+        engine_meta = json.loads(file.read_text()) if file.is_file() else {}
+        file.write_text(json.dumps({**engine_meta, "type": self.ARTIFACT_TYPE, "format": self.ARTIFACT_FORMAT,
+                                    "package_hint": self.ARTIFACT_PACKAGE_HINT}) + "\n")
 
     def _build_into(self, tmp: Path, docs, **settings) -> int:  # pragma: no cover - abstract
         raise NotImplementedError

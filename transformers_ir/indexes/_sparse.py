@@ -1,4 +1,5 @@
-"""Inverted indexes of ``{term: weight}`` documents, and retrieval from them with ``{term: weight}`` queries.
+"""Inverted indexes of ``{term: weight}`` documents (learned sparse, e.g. SPLADE), and retrieval from them with
+``{term: weight}`` queries.
 
 Three engines share one interface (:meth:`SparseIndex.indexer`, :meth:`SparseIndex.retriever`,
 :meth:`SparseIndex.stats`): PISA (default, no Java), Terrier (pretokenised), and an exact scipy.sparse matrix, the
@@ -18,16 +19,13 @@ import numpy as np
 import pandas as pd
 import pyterrier as pt
 
-from transformers_ir._options import SPARSE_ENGINES, SparseEngine
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import require_columns
-from transformers_ir.first_stage._artifact import MARKER, IndexArtifact
-from transformers_ir.first_stage._corpus import CorpusGuard
-from transformers_ir.splade._stats import QueryTermCounts, sparse_stats
-from transformers_ir.splade._toks import DEFAULT_SCALE, check_scale, check_toks, quantise
+from transformers_ir.indexes._artifact import MARKER, IndexArtifact
+from transformers_ir.indexes._corpus import CorpusGuard
+from transformers_ir.indexes._stats import QueryTermCounts, sparse_stats
+from transformers_ir.indexes._toks import DEFAULT_SCALE, check_scale, check_toks, quantise
 
-Engine = SparseEngine
-ENGINES = SPARSE_ENGINES
 DF_FILE = "term_df.json"
 
 
@@ -136,10 +134,17 @@ class SparseIndex(IndexArtifact):
 
 
 class SparseIndexer(pt.Indexer):
-    """``index(docs)`` builds the :class:`SparseIndex` and returns it."""
+    """``index(docs)`` builds the :class:`SparseIndex` and returns it.
 
-    def __init__(self, index: SparseIndex, *, overwrite: bool = False, verbose: bool = False):
-        self.sparse_index = index
+    Args:
+        sparse_index: the index to build (named so, not ``index``: ``pt.inspect`` reads each constructor argument
+            back from the attribute of the same name, and ``index`` is the indexer's method).
+        overwrite: replace a built index.
+        verbose: show progress.
+    """
+
+    def __init__(self, sparse_index: SparseIndex, *, overwrite: bool = False, verbose: bool = False):
+        self.sparse_index = sparse_index
         self.overwrite = overwrite
         self.verbose = verbose
 

@@ -6,9 +6,9 @@ from typing import Literal
 
 import pyterrier_pisa
 
-from transformers_ir.first_stage._artifact import IndexArtifact
-from transformers_ir.first_stage._corpus import CorpusGuard
-from transformers_ir.first_stage._queries import QueryGuard
+from transformers_ir.indexes._artifact import IndexArtifact
+from transformers_ir.indexes._corpus import CorpusGuard
+from transformers_ir.indexes._queries import QueryGuard
 
 
 class PisaIndex(IndexArtifact):
@@ -26,6 +26,7 @@ class PisaIndex(IndexArtifact):
     """
 
     engine = "pisa"
+    ARTIFACT_FORMAT = "transformers-ir.pisa"
 
     def __init__(self, path: str | Path, *, stemmer: Literal["porter2", "krovetz", "none"] = "porter2",
                  stops: Literal["terrier", "lucene", "none"] = "terrier", threads: int = 1):

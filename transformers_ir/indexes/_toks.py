@@ -1,16 +1,16 @@
 """Sparse representations as PyTerrier ``{term: weight}`` dicts and as scipy CSR rows, and the checks on them.
 
 The integer quantisation of impact indexes lives here too: :data:`DEFAULT_SCALE` is the one default, and
-:func:`quantise` the one rounding rule, used by every index engine, for documents and queries alike.
+:func:`quantise` the one rounding rule, used by every index engine, for documents and queries alike. No torch:
+turning a model's output into these rows is the SPLADE family's part (:mod:`transformers_ir.splade._sparsify`).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from transformers_ir._options import DEFAULT_SCALE
 
@@ -26,41 +26,12 @@ def check_scale(scale: float) -> float:
     return float(scale)
 
 
-def prune(weights: torch.Tensor, *, top_k: int | None, threshold: float) -> torch.Tensor:
-    """Keep each row's ``top_k`` largest weights (all when None) that are above ``threshold``; zero the rest."""
-    if threshold > 0:
-        weights = weights.masked_fill(weights <= threshold, 0.0)
-    if top_k is not None and top_k < weights.shape[1]:
-        values, indices = weights.topk(top_k, dim=1)
-        weights = torch.zeros_like(weights).scatter_(1, indices, values)
-    return weights
-
-
-def to_csr(weights: torch.Tensor) -> sp.csr_matrix:
-    """``[rows, vocab]`` (mostly zero) -> CSR float32 with only the non-zeros, without a dense numpy copy."""
-    weights = weights.detach()
-    rows, cols = weights.nonzero(as_tuple=True)
-    data = weights[rows, cols].float().cpu().numpy()
-    counts = torch.bincount(rows, minlength=weights.shape[0]).cpu().numpy()
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return sp.csr_matrix((data, cols.cpu().numpy().astype(np.int32), indptr), shape=tuple(weights.shape))
-
-
 def csr_to_toks(matrix: sp.csr_matrix, vocab: np.ndarray) -> list[dict[str, float]]:
     """One ``{term: weight}`` per CSR row; ``vocab`` maps column ids to terms."""
     terms = vocab[matrix.indices].tolist()
     values = matrix.data.tolist()
     ptr = matrix.indptr.tolist()
     return [dict(zip(terms[a:b], values[a:b])) for a, b in zip(ptr[:-1], ptr[1:])]
-
-
-def vocabulary(tokenizer) -> np.ndarray:
-    """Term strings indexed by token id (gaps, which some tokenizers have, become ``'[id]'``)."""
-    vocab = tokenizer.get_vocab()
-    out = np.array([f"[{i}]" for i in range(max(len(tokenizer), max(vocab.values()) + 1))], dtype=object)
-    for term, i in vocab.items():
-        out[i] = term
-    return out
 
 
 def check_toks(toks, where: str) -> dict:
@@ -102,7 +73,3 @@ def toks_matrix(toks: Sequence[dict], lexicon: dict[str, int], *, grow: bool, wh
         indptr.append(len(indices))
     return sp.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32),
                           np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(lexicon)))
-
-
-def count_nonzero(toks: Iterable[dict]) -> list[int]:
-    return [sum(1 for w in row.values() if w) for row in toks]

@@ -1,0 +1,45 @@
+"""Indexes as PyTerrier artifacts: text indexes for BM25 and other Terrier models (PISA, Terrier), and
+learned-sparse impact indexes for SPLADE (PISA, Terrier, exact), with the checks every build makes.
+
+Each index is a folder built atomically (complete or absent, with its files' checksums), reopened by
+``pt.Artifact.load(path)`` as its own class, and shared with ``build_package()`` / ``pt.Artifact.from_url()``
+or ``to_hf()`` / ``pt.Artifact.from_hf()``. An index offers its stages: ``bm25()`` / ``retriever()`` and, for
+sparse indexes, ``indexer()``.
+"""
+from transformers_ir._lazy import lazy_exports
+
+__all__ = [
+    "DEFAULT_SCALE",
+    "SPARSE_ENGINES",
+    "CorpusGuard",
+    "CorruptIndex",
+    "ExactSparseIndex",
+    "IndexArtifact",
+    "PisaIndex",
+    "PisaSparseIndex",
+    "QueryGuard",
+    "SparseIndex",
+    "SparseIndexer",
+    "SparseRetriever",
+    "TerrierIndex",
+    "TerrierSparseIndex",
+    "csr_to_toks",
+    "pisa_term",
+    "quantise",
+    "quantise_toks",
+    "sparse_index",
+    "sparse_stats",
+    "toks_matrix",
+]
+__getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._artifact": ["CorruptIndex", "IndexArtifact"],
+    "._corpus": ["CorpusGuard"],
+    "._engines": ["ExactSparseIndex", "PisaSparseIndex", "TerrierSparseIndex", "pisa_term", "sparse_index"],
+    "._pisa": ["PisaIndex"],
+    "._queries": ["QueryGuard"],
+    "transformers_ir._options": ["SPARSE_ENGINES"],
+    "._sparse": ["SparseIndex", "SparseIndexer", "SparseRetriever", "quantise_toks"],
+    "._stats": ["sparse_stats"],
+    "._terrier": ["TerrierIndex"],
+    "._toks": ["DEFAULT_SCALE", "csr_to_toks", "quantise", "toks_matrix"],
+})
