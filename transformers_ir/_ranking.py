@@ -49,6 +49,29 @@ def _order_ties_by_docno(order: np.ndarray, codes: np.ndarray, scores: np.ndarra
     order[where] = order[where][np.lexsort((names, run))]
 
 
+def minmax(scores, qids) -> np.ndarray:
+    """Each query's scores mapped to [0, 1]: ``(s - min) / (max - min)`` within the query.
+
+    The one tie rule: a query whose scores are all equal (a single result, or ties only) maps every score to
+    1.0, because each is that query's best score and a query's best always maps to 1. NaN stays NaN (and is
+    refused by :func:`check_finite`).
+
+    Args:
+        scores: the scores (any array-like of numbers).
+        qids: each score's query, aligned with ``scores``.
+
+    Returns:
+        The normalised scores (float64), in the input order.
+    """
+    values = pd.Series(np.asarray(scores, dtype="float64"))
+    by_query = values.groupby(np.asarray(qids), sort=False)
+    low, high = by_query.transform("min").to_numpy(), by_query.transform("max").to_numpy()
+    spread = high - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(spread > 0, (values.to_numpy() - low) / np.where(spread > 0, spread, 1.0),
+                        np.where(np.isnan(values.to_numpy()), np.nan, 1.0))
+
+
 def check_finite(results: pd.DataFrame, source: str) -> None:
     """Refuse NaN or infinite scores, naming the source and rows, rather than rank them silently."""
     scores = pd.to_numeric(results["score"], errors="coerce").to_numpy(dtype="float64")

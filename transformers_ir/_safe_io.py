@@ -8,6 +8,7 @@ check) must not write outside the destination; weights must come from safetensor
 from __future__ import annotations
 
 import os
+import pickle
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -99,7 +100,7 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, *, overwri
 def check_torch_version(version: str | None = None) -> None:
     """Refuse to load weights with a torch older than 2.6, whose ``weights_only=True`` can be bypassed."""
     if version is None:
-        import torch
+        import torch  # only when weights are read: archives are extracted without torch
 
         version = torch.__version__
     parts = tuple(int(p) for p in version.split("+")[0].split(".")[:2] if p.isdigit())
@@ -116,12 +117,10 @@ def load_weights(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # torch only when weights are read (see check_torch_version)
 
         return load_file(str(path))
     check_torch_version()
-    import pickle
-
     import torch
 
     try:

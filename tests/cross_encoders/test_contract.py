@@ -1,13 +1,15 @@
 """The contract every re-ranker keeps: columns, ranks, empty input, bad input, determinism, saving."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyterrier as pt
 import pytest
 import torch
 
-from transformers_ir import _device
+from transformers_ir import _checkpoint, _device
 from transformers_ir.cross_encoders import BertCat, CrossEncoder, MonoT5, RankT5Encoder
 
 from .conftest import ARCHITECTURES
@@ -143,12 +145,24 @@ def _contains(row: list[int], part: list[int]) -> bool:
 def test_save_and_reload_scores_identically(arch, build, frame, tmp_path):
     reranker = build(arch, query_max_length=10, max_length=60)
     path = reranker.save_pretrained(tmp_path / "ckpt")
-    assert (path / "model.safetensors").is_file() and (path / "reranker.json").is_file()
+    assert (path / "model.safetensors").is_file() and (path / _checkpoint.SETTINGS_FILE).is_file()
     again = CLASSES[arch].from_pretrained(path)
     assert (again.query_max_length, again.max_length) == (10, 60)
     assert by_pair(again(frame)).equals(by_pair(reranker(frame)))
     with pytest.raises(FileExistsError, match="overwrite=True"):
         reranker.save_pretrained(path)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_a_checkpoint_saved_with_the_old_settings_file_still_loads(arch, build, tmp_path):
+    """Checkpoints written before the one settings file (``reranker.json``) reload with their settings."""
+    path = build(arch, query_max_length=10, max_length=60).save_pretrained(tmp_path / "ckpt")
+    settings = json.loads((path / _checkpoint.SETTINGS_FILE).read_text())
+    assert settings["architecture"] == CLASSES[arch].ARCHITECTURE
+    assert set(CLASSES[arch].config_keys) <= set(settings)
+    (path / _checkpoint.SETTINGS_FILE).rename(path / "reranker.json")
+    again = CLASSES[arch].from_pretrained(path)
+    assert (again.query_max_length, again.max_length) == (10, 60)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -173,6 +187,8 @@ def test_normalise(arch, build, frame):
     np.testing.assert_allclose(prob["score"], expected, rtol=1e-6)
     minmax = build(arch, normalise="minmax")(frame)
     assert minmax.groupby("qid")["score"].max().eq(1).all() and minmax.groupby("qid")["score"].min().eq(0).all()
+    one_each = frame.drop_duplicates("qid")  # a query with one result: its scores are all equal
+    assert build(arch, normalise="minmax")(one_each)["score"].eq(1.0).all(), "one tie rule: 1.0, as fusion"
     with pytest.raises(ValueError, match="normalise"):
         build(arch, normalise="softmax")
 
@@ -274,7 +290,6 @@ def test_remote_code_is_never_run_unless_asked(tiny_classifier_path, tmp_path):
     (tmp_path / "ckpt" / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n"
                                                "from transformers import BertConfig as EvilConfig\n")
     config = (tmp_path / "ckpt" / "config.json")
-    import json
 
     data = json.loads(config.read_text())
     data["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModelForSequenceClassification": "evil.EvilConfig"}

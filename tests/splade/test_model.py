@@ -108,6 +108,21 @@ def test_save_and_reload_keep_settings_and_weights(tmp_path, tiny_mlm_path):
     assert (again.encode(TEXTS) != splade.encode(TEXTS)).nnz == 0
 
 
+def test_a_model_saved_with_the_old_settings_file_still_loads(tmp_path, tiny_mlm_path):
+    """Models written before the one settings file (``splade_config.json``) reload with their settings."""
+    import json
+
+    from transformers_ir import _checkpoint
+
+    splade = Splade.from_pretrained(str(tiny_mlm_path), pooling="sum", doc_top_k=7)
+    splade.save_pretrained(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / _checkpoint.SETTINGS_FILE).read_text())
+    assert saved.pop("architecture") == "splade" and saved == splade.settings()
+    (tmp_path / "m" / _checkpoint.SETTINGS_FILE).unlink()
+    (tmp_path / "m" / "splade_config.json").write_text(json.dumps(saved))
+    assert Splade.from_pretrained(str(tmp_path / "m")).settings() == splade.settings()
+
+
 def test_inference_free_query_side(tmp_path, tiny_mlm_path):
     splade = Splade.from_pretrained(str(tiny_mlm_path), query_model="inference-free")
     assert splade.asymmetric and isinstance(splade.query_model, TokenWeights)

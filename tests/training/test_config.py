@@ -62,7 +62,7 @@ def test_bf16_training_on_a_cpu_follows_the_inference_rule(monkeypatch, tmp_path
     """bf16 on a CPU without native bf16 is emulated (a MiniLM step ran 14x slower): a warning and fp32, as for
     inference; with AVX512-BF16/AMX, CPU autocast."""
     from transformers_ir import _device
-    from transformers_ir.training._train import training_arguments
+    from transformers_ir.training._fit import training_arguments
 
     monkeypatch.setattr(_device.torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: native)

@@ -34,7 +34,7 @@ def test_module_loss_is_rank_ibn_plus_weighted_flops(tiny_mlm_path):
     loss = module(batch)
     q, d = splade.represent(batch.queries, "query"), splade.represent(batch.docs, "doc")
     flops = FlopsRegularizer.flops
-    expected = RankIBNLoss()(q @ d.T, 2) + 0.3 * 0.25 * flops(q) + 0.1 * 0.25 * flops(d)
+    expected = RankIBNLoss().compute_loss(q @ d.T, batch) + 0.3 * 0.25 * flops(q) + 0.1 * 0.25 * flops(d)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert module.metrics["nnz_query"] == pytest.approx((q > 0).sum(-1).float().mean().item())
     assert module.metrics["lambda_doc"] == pytest.approx(0.025)

@@ -11,7 +11,7 @@ import pytest
 from transformers_ir import _paths
 from transformers_ir.cli import main
 from transformers_ir.training import ConfigError, build_dataset, parse_training_config, read_teacher_scores
-from transformers_ir.training._train import teacher_scores_path
+from transformers_ir.training._dataset import teacher_scores_path
 
 needs_data = pytest.mark.skipif(_paths.data_dir() is None, reason="no offline data folder (../shared/data)")
 

@@ -148,3 +148,28 @@ def test_torchrun_two_processes_with_gloo(tmp_path, tiny_classifier_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "WORLD 2 2" in done.stdout  # 8 groups over 2 processes x batch 2 = 2 steps
     assert last_checkpoint(tmp_path / "ddp" / "checkpoints").name == "checkpoint-2"
+
+
+def test_head_learning_rate_finds_the_new_head_in_any_checkpoint_format(tmp_path, tiny_mlm_path):
+    """The new head (what head_learning_rate trains faster) is found whatever holds the starting weights: a
+    safetensors folder, or a pytorch_model.bin-only one (before, only *.safetensors were read, so for a .bin
+    checkpoint or a hub name every parameter counted as old and head_learning_rate was silently ignored)."""
+    import shutil
+
+    import safetensors.torch
+
+    from transformers_ir.training import CrossEncoderTrainingModule
+    from transformers_ir.training._fit import new_parameters
+
+    bin_only = tmp_path / "bin-only"
+    shutil.copytree(tiny_mlm_path, bin_only)
+    torch.save(safetensors.torch.load_file(bin_only / "model.safetensors"), bin_only / "pytorch_model.bin")
+    (bin_only / "model.safetensors").unlink()
+    found = {}
+    for name, source in (("safetensors", tiny_mlm_path), ("bin", bin_only)):
+        torch.manual_seed(0)
+        ce = CrossEncoder.from_pretrained(source, num_labels=1, **SMALL)  # the masked LM's body, a new head
+        found[name] = new_parameters(CrossEncoderTrainingModule(ce), str(source))
+    assert found["bin"] == found["safetensors"]
+    assert {"parts.model.classifier.weight", "parts.model.classifier.bias"} <= found["bin"]
+    assert not any(".encoder." in n or ".embeddings." in n for n in found["bin"]), "the body is not new"

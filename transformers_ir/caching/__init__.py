@@ -7,19 +7,11 @@ The SQLite stores underneath come from pyterrier-caching.
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "CacheMismatch",
-    "CacheWriteError",
-    "EncoderCache",
-    "KeyedCache",
-    "RetrieverCache",
-    "ScorerCache",
-    "cache_key",
-    "canonical",
-    "key_hash",
-    "tokenizer_hash",
-    "weights_hash",
+    "CacheMismatch", "CacheWriteError", "EncoderCache", "KeyedCache", "RetrieverCache", "ScorerCache", "cache_key",
+    "canonical", "key_hash", "tokenizer_hash", "weights_hash"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
-    "._keys": ["cache_key", "canonical", "key_hash", "tokenizer_hash", "weights_hash"],
+    "._keys": ["cache_key", "canonical", "key_hash"],
+    "transformers_ir._identity": ["tokenizer_hash", "weights_hash"],
     "._store": ["CacheMismatch", "CacheWriteError", "EncoderCache", "KeyedCache", "RetrieverCache", "ScorerCache"],
 })

@@ -16,72 +16,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 import types
-from pathlib import Path
 from typing import Any
 
 import pyterrier as pt
 
-#: File names hashed when a model folder is given: the weights, never the tokenizer or the README.
-WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt")
-
-_file_memo: dict[tuple, str] = {}
-_module_memo: dict[tuple, str] = {}
-_tokenizer_memo: dict[int, tuple] = {}
-
-
-def _hash_files(folder: Path) -> str:
-    files = sorted({p for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern) if p.is_file()})
-    if not files:
-        raise FileNotFoundError(f"{folder} holds no weights ({', '.join(WEIGHT_PATTERNS)}): give a model folder")
-    stamp = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    if stamp not in _file_memo:
-        digest = hashlib.sha256()
-        for p in files:
-            digest.update(p.name.encode() + b"\0")
-            with open(p, "rb") as f:
-                for block in iter(lambda: f.read(1 << 22), b""):
-                    digest.update(block)
-        _file_memo[stamp] = digest.hexdigest()
-    return _file_memo[stamp]
-
-
-def _hash_module(module) -> str:
-    import torch
-
-    state = module.state_dict()
-    # In-place updates (optimizer steps, load_state_dict) bump a tensor's version: a trained model is re-hashed.
-    stamp = (id(module), tuple((name, t.data_ptr(), t._version) for name, t in state.items()))
-    if stamp not in _module_memo:
-        digest = hashlib.sha256()
-        with torch.no_grad():
-            for name, tensor in sorted(state.items()):
-                t = tensor.detach().to("cpu").contiguous()
-                digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}\0".encode())
-                digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-        _module_memo[stamp] = digest.hexdigest()
-    return _module_memo[stamp]
-
-
-def weights_hash(model) -> str:
-    """SHA-256 of a model's weights, memoised: a ``torch.nn.Module`` (its tensors, whatever device or dtype),
-    or a folder (its ``*.safetensors`` / ``*.bin`` files, re-hashed only when their size or time changes)."""
-    if isinstance(model, (str, Path)):
-        return _hash_files(Path(model))
-    if hasattr(model, "state_dict"):
-        return _hash_module(model)
-    raise TypeError(f"weights_hash takes a torch.nn.Module or a model folder, not {type(model).__name__}")
-
-
-def tokenizer_hash(tokenizer) -> str:
-    """SHA-256 of a Hugging Face tokenizer's definition (vocabulary, normalisation, templates), memoised."""
-    stamp = id(tokenizer)
-    if stamp not in _tokenizer_memo or _tokenizer_memo[stamp][0] is not tokenizer:
-        backend = getattr(tokenizer, "backend_tokenizer", None)
-        text = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
-        extra = json.dumps(getattr(tokenizer, "special_tokens_map", {}), sort_keys=True, default=str)
-        _tokenizer_memo[stamp] = (tokenizer, hashlib.sha256((text + extra).encode()).hexdigest())
-    return _tokenizer_memo[stamp][1]
+from transformers_ir._identity import tokenizer_hash, weights_hash
 
 
 def _is_tokenizer(value) -> bool:
@@ -89,8 +30,6 @@ def _is_tokenizer(value) -> bool:
 
 
 def _modules(transformer) -> dict[str, Any]:
-    import sys
-
     torch = sys.modules.get("torch")  # a transformer holding a module has imported torch already
     if torch is None:
         return {}
@@ -163,6 +102,8 @@ def canonical(key: dict) -> str:
 
 
 def key_hash(key: dict) -> str:
+    """SHA-256 of :func:`canonical` (the compact text, not :func:`transformers_ir._identity.json_hash`'s: cache
+    folders are named by it, and the caches already written keep their names)."""
     return hashlib.sha256(canonical(key).encode()).hexdigest()
 
 

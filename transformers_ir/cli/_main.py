@@ -11,15 +11,52 @@ from transformers_ir.cli import _components, _prepare, _run, _train
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command's argument parser, one subcommand per module of :mod:`transformers_ir.cli`.
+    """The command's argument parser; each subcommand runs a function of its module (``_run``, ``_prepare``,
+    ``_components``, ``_train``).
 
     Returns:
         The parser; each subcommand sets ``fn``, the function that runs it.
     """
     parser = argparse.ArgumentParser(prog="transformers-ir", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (_run, _prepare, _components, _train):
-        module.add_subcommands(sub)
+    run = sub.add_parser("run", help="run a pipeline file and print its table")
+    run.add_argument("pipeline", help="a pipeline .toml file (see pipelines/)")
+    run.add_argument("--out", help="folder for the table, per-query results, run files and plots")
+    run.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--no-cache", action="store_true",
+                     help="compute every stage (no on-disk caches read or written); time the systems themselves")
+    run.add_argument("--cache-dir", help="folder of the stage caches (default: $TRANSFORMERS_IR_HOME/caches)")
+    run.set_defaults(fn=_run.run_command)
+    prep = sub.add_parser("prepare", help="fill ir_datasets' cache from the data folder, fetch Terrier's jars")
+    prep.add_argument("--no-java", action="store_true", help="skip Terrier (the PISA/neural path needs no Java)")
+    prep.set_defaults(fn=_prepare.prepare_command)
+    comps = sub.add_parser("components", help="list the components a pipeline file may use")
+    comps.set_defaults(fn=_components.components_command)
+    train = sub.add_parser("train", help="train the model a training config describes (cached by its hash)")
+    train.add_argument("config", help="a training .toml file (see pipelines/train/)")
+    train.add_argument("--force", action="store_true", help="train even when the checkpoint exists (resuming)")
+    train.add_argument("--restart", action="store_true", help="ignore intermediate checkpoints; start over")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(fn=_train.train_command)
+    pred = sub.add_parser("predict", help="teacher scores: re-rank a run's pairs (and the judged positives) and "
+                                          "write a TREC run with a provenance JSON beside it")
+    pred.add_argument("--model", help="a re-ranker checkpoint folder or alias")
+    pred.add_argument("--family", default="cross-encoder", help="its family (cross-encoder, bert-cat, rankt5, monot5)")
+    pred.add_argument("--train-config", help="instead of --model: the model this training config trains")
+    pred.add_argument("--topics", required=True, help='the queries, e.g. "irds:beir/scifact/train"')
+    pred.add_argument("--qrels", help="judged positives to add (default: the topics' dataset)")
+    pred.add_argument("--corpus", help="document texts (default: the topics' dataset)")
+    pred.add_argument("--run", help="a TREC run file of candidates (default: BM25 over the corpus)")
+    pred.add_argument("--engine", default="pisa", choices=["pisa", "terrier"], help="BM25 engine without --run")
+    pred.add_argument("--depth", type=int, default=100, help="candidates per query from the run")
+    pred.add_argument("--no-positives", action="store_true", help="do not add the judged positives")
+    pred.add_argument("--max-queries", type=int, help="only the first N queries (a quick check)")
+    pred.add_argument("--max-length", type=int, help="tokens per pair (default: the checkpoint's)")
+    pred.add_argument("--batch-size", type=int, help="pairs per forward pass")
+    pred.add_argument("--quiet", action="store_true", help="no progress bar")
+    pred.add_argument("--out", required=True, help="the teacher-score run file to write")
+    pred.set_defaults(fn=_train.predict_command)
     return parser
 
 

@@ -8,7 +8,8 @@ from transformers_ir.cli._stdout import stdout_to_stderr
 from transformers_ir.models import MODEL_ALIASES, alias_path
 
 
-def _cmd_prepare(args: argparse.Namespace) -> int:
+def prepare_command(args: argparse.Namespace) -> int:
+    """``transformers-ir prepare``: fill the offline caches, fetch Terrier's jars, check the model aliases."""
     with stdout_to_stderr():
         status = data.prepare_all()
         if not args.no_java:
@@ -23,14 +24,3 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
             print(f"  model {alias}: missing ({e})")
     print("  terrier: " + ("skipped (--no-java)" if args.no_java else "jars ready"))
     return 0
-
-
-def add_subcommands(sub: argparse._SubParsersAction) -> None:
-    """Add ``prepare`` to the command's subcommands.
-
-    Args:
-        sub: the parser's subcommands.
-    """
-    prep = sub.add_parser("prepare", help="fill ir_datasets' cache from the data folder, fetch Terrier's jars")
-    prep.add_argument("--no-java", action="store_true", help="skip Terrier (the PISA/neural path needs no Java)")
-    prep.set_defaults(fn=_cmd_prepare)

@@ -7,16 +7,8 @@ new ``score`` and ``rank``; each is built by ``from_pretrained(name)`` or from m
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "HEADS",
-    "BertCat",
-    "BertCatModel",
-    "CrossEncoder",
-    "MonoT5",
-    "PairLayout",
-    "RankT5Encoder",
-    "RankT5EncoderModel",
-    "Reranker",
-    "normalise_scores",
+    "HEADS", "BertCat", "BertCatModel", "CrossEncoder", "MonoT5", "PairLayout", "RankT5Encoder", "RankT5EncoderModel",
+    "Reranker", "normalise_scores"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._base": ["Reranker", "normalise_scores"],

@@ -14,13 +14,12 @@ import pandas as pd
 import pyterrier as pt
 import torch
 
-from transformers_ir import _device
+from transformers_ir import _checkpoint, _device
 from transformers_ir._atomic import atomic_dir
+from transformers_ir._identity import tokenizer_hash, weights_hash
 from transformers_ir._options import NORMALISE, Normalise, Precision
-from transformers_ir._ranking import check_finite, rank_results
+from transformers_ir._ranking import check_finite, minmax, rank_results
 from transformers_ir._validate import input_error, max_positions, texts_for_model
-from transformers_ir.caching import tokenizer_hash, weights_hash
-from transformers_ir.cross_encoders import _checkpoint
 from transformers_ir.cross_encoders._layout import PairLayout, collate, encode_pairs
 
 ScoreKind = Literal["logit", "log-probability", "probability", "min-max"]
@@ -39,6 +38,9 @@ class Reranker(pt.Transformer):
     #: trained pointwise) or ``'log-probability'`` (log P(relevant)).
     SCORE_KIND: ClassVar[ScoreKind] = "logit"
     ARCHITECTURE: ClassVar[str] = ""
+    #: The settings saved beside the weights (:mod:`transformers_ir._checkpoint`'s settings file) and read back by
+    #: ``from_pretrained``, so a reloaded re-ranker scores identically.
+    config_keys: ClassVar[tuple[str, ...]] = ("query_max_length", "doc_max_length", "max_length")
 
     def __init__(self, model: torch.nn.Module, tokenizer, *, batch_size: int = 32, text_field: str = "text",
                  query_max_length: int = 64, doc_max_length: int | None = None, max_length: int = 512,
@@ -244,22 +246,29 @@ class Reranker(pt.Transformer):
 
     # -- saving and loading ------------------------------------------------------------------------------------
 
-    def _saved_settings(self) -> dict:
-        """Settings that travel with the weights (so a reloaded re-ranker scores identically)."""
-        return {"architecture": self.ARCHITECTURE, "query_max_length": self.query_max_length,
-                "doc_max_length": self.doc_max_length, "max_length": self.max_length,
-                "score_kind": self.SCORE_KIND}
 
     def save_pretrained(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write the weights (safetensors), config, tokenizer and ``reranker.json`` to ``path`` (atomically;
-        an existing folder only with ``overwrite=True``). Reload with ``from_pretrained(path)``."""
+        """Write the weights (safetensors), config, tokenizer and the settings file (:attr:`config_keys` and the
+        score kind) to ``path``, atomically. Reload with ``from_pretrained(path)``.
+
+        Args:
+            path: the folder to write.
+            overwrite: replace an existing folder.
+
+        Returns:
+            ``path``.
+
+        Raises:
+            FileExistsError: ``path`` exists and ``overwrite`` is False.
+        """
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
         with atomic_dir(path, overwrite=overwrite) as tmp:
             self._save_model(tmp)
             self.tokenizer.save_pretrained(tmp)
-            _checkpoint.write_settings(tmp, self._saved_settings())
+            settings = {key: getattr(self, key) for key in self.config_keys}
+            _checkpoint.write_settings(tmp, self.ARCHITECTURE, {**settings, "score_kind": self.SCORE_KIND})
         return path
 
     def _save_model(self, path: Path) -> None:
@@ -268,7 +277,8 @@ class Reranker(pt.Transformer):
     @classmethod
     def _build(cls, source: str, model, tokenizer, saved: dict, kwargs: dict) -> Reranker:
         """The re-ranker from loaded parts: saved settings first, then the caller's keywords."""
-        settings = {k: saved[k] for k in ("query_max_length", "doc_max_length", "max_length") if k in saved}
+        settings = {k: saved[k] for k in Reranker.config_keys if k in saved}  # the constructor's; a subclass's own
+        # keys (RankT5's head) are read by its from_pretrained
         settings.update(kwargs)
         reranker = cls(model, tokenizer, **settings)
         reranker._source = source
@@ -276,15 +286,22 @@ class Reranker(pt.Transformer):
 
 
 def normalise_scores(frame: pd.DataFrame, how: str, kind: str) -> pd.Series:
-    """``'sigmoid'``: the probability the score stands for (sigmoid of a logit, exp of a log-probability);
-    ``'minmax'``: each query's scores mapped to [0, 1] (all 0.5 when a query's scores are equal)."""
+    """Scores made comparable across queries or models.
+
+    Args:
+        frame: a result frame (``qid``, ``score``).
+        how: ``'sigmoid'``: the probability the score stands for (sigmoid of a logit, exp of a log-probability);
+            ``'minmax'``: each query's scores mapped to [0, 1] by :func:`transformers_ir._ranking.minmax` (1.0 when
+            a query's scores are all equal, the library's one tie rule, shared with fusion).
+        kind: what the raw scores are (:attr:`Reranker.SCORE_KIND`).
+
+    Returns:
+        The normalised scores, aligned with ``frame``.
+    """
     score = frame["score"]
     if how == "sigmoid":
         return np.exp(score) if kind == "log-probability" else 1.0 / (1.0 + np.exp(-score))
-    by_query = score.groupby(frame["qid"], sort=False)
-    low, high = by_query.transform("min"), by_query.transform("max")
-    span = high - low
-    return ((score - low) / span.where(span > 0)).fillna(0.5)
+    return pd.Series(minmax(score, frame["qid"]), index=frame.index)
 
 
 def _repeated_pairs(queries: Sequence, docs: Sequence) -> tuple[np.ndarray, np.ndarray] | None:

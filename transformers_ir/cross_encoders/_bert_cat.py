@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from transformers_ir.cross_encoders import _checkpoint
+from transformers_ir import _checkpoint
 from transformers_ir.cross_encoders._base import Reranker
 from transformers_ir.models import resolve_model
 

@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from transformers_ir.cross_encoders import _checkpoint
+from transformers_ir import _checkpoint
 from transformers_ir.cross_encoders._base import Reranker
 
 

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from transformers_ir.cross_encoders import _checkpoint
+from transformers_ir import _checkpoint
 from transformers_ir.cross_encoders._base import Reranker
 from transformers_ir.cross_encoders._layout import PairLayout
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from transformers_ir import _checkpoint
 from transformers_ir._options import RANKT5_HEADS as HEADS
 from transformers_ir._options import RankT5Head as Head
-from transformers_ir.cross_encoders import _checkpoint
 from transformers_ir.cross_encoders._base import Reranker
 from transformers_ir.cross_encoders._layout import PairLayout
 from transformers_ir.models import resolve_model
@@ -59,6 +59,7 @@ class RankT5Encoder(Reranker):
     SCORE_KIND = "logit"
     #: Text before the query, between query and document, after the document (then the end token ``</s>``).
     TEMPLATE = ("Query:", "Document:", "")
+    config_keys = (*Reranker.config_keys, "head")
 
     def _prepare(self) -> None:
         if not isinstance(self.model, RankT5EncoderModel):
@@ -71,8 +72,10 @@ class RankT5Encoder(Reranker):
     def _score(self, model: torch.nn.Module, features: dict[str, torch.Tensor]) -> torch.Tensor:
         return model(features["input_ids"], features["attention_mask"]).float()
 
-    def _saved_settings(self) -> dict:
-        return {**super()._saved_settings(), "head": self.model.head}
+    @property
+    def head(self) -> str:
+        """The head of :attr:`model` (``'dense'`` or ``'linear-layernorm-linear'``)."""
+        return self.model.head
 
     def _save_model(self, path: Path) -> None:
         self.model.model.config.save_pretrained(path)

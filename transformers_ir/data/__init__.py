@@ -2,17 +2,8 @@
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "CRANFIELD_LABELS",
-    "COLLECTIONS",
-    "JoinFields",
-    "OfflineDataset",
-    "TopicsQrelsDataset",
-    "corpus_id",
-    "get_dataset",
-    "prepare_all",
-    "prepare_collection",
-    "prepare_terrier",
-    "text_loader",
+    "CRANFIELD_LABELS", "COLLECTIONS", "JoinFields", "OfflineDataset", "TopicsQrelsDataset", "corpus_id",
+    "get_dataset", "prepare_all", "prepare_collection", "prepare_terrier", "text_loader"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._datasets": ["CRANFIELD_LABELS", "OfflineDataset", "TopicsQrelsDataset", "corpus_id",

@@ -3,20 +3,8 @@
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "Component",
-    "Context",
-    "ExperimentResult",
-    "PipelineFileError",
-    "PipelineSpec",
-    "build_system",
-    "component",
-    "format_table",
-    "parse_pipeline",
-    "plot_deltas",
-    "registry",
-    "run_experiment",
-    "summary",
-    "write_outputs",
+    "Component", "Context", "ExperimentResult", "PipelineFileError", "PipelineSpec", "build_system", "component",
+    "format_table", "parse_pipeline", "plot_deltas", "registry", "run_experiment", "summary", "write_outputs"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._pipeline_file": ["PipelineFileError", "PipelineSpec", "parse_pipeline"],

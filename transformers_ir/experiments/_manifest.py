@@ -7,13 +7,13 @@ used, the library versions, the seeds and the machine.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import platform
 import sys
 import time
 
+from transformers_ir._identity import file_hash
 from transformers_ir._version import __version__
 from transformers_ir.caching import cache_key
 from transformers_ir.experiments._efficiency import pipeline_parts
@@ -78,7 +78,7 @@ def manifest(result: ExperimentResult) -> dict:
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": sys.argv,
-        "pipeline_file": {"path": str(spec.path.resolve()), "sha256": hashlib.sha256(text).hexdigest(),
+        "pipeline_file": {"path": str(spec.path.resolve()), "sha256": file_hash(spec.path),
                           "text": text.decode("utf-8")},
         "datasets": {"topics": spec.topics, "qrels": spec.qrels, "corpus": spec.corpus,
                      "num_topics": len(result.topics), "num_qrels": len(result.qrels)},

@@ -4,15 +4,7 @@ built once per corpus and engine, stored runs, and fusion of first stages. The i
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "ENGINES",
-    "Engine",
-    "Fusion",
-    "bm25",
-    "dataset_index",
-    "fuse",
-    "stored_run",
-    "terrier",
-    "tune_interpolation",
+    "ENGINES", "Engine", "Fusion", "bm25", "dataset_index", "fuse", "stored_run", "terrier", "tune_interpolation"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._bm25": ["ENGINES", "Engine", "bm25", "dataset_index", "terrier"],

@@ -16,7 +16,7 @@ import pyterrier as pt
 
 from transformers_ir._options import FUSION_METHODS as METHODS
 from transformers_ir._options import FusionMethod as Method
-from transformers_ir._ranking import evaluation_frame, rank_results
+from transformers_ir._ranking import evaluation_frame, minmax, rank_results
 
 
 class Fusion(pt.Transformer):
@@ -78,12 +78,7 @@ def fuse(runs: Sequence[pd.DataFrame], queries: pd.DataFrame, *, method: Method 
         if method == "rrf":
             contribution = weight / (k + ranked["rank"].to_numpy(dtype="float64") + 1.0)
         else:
-            scores = ranked["score"].astype("float64")
-            groups = scores.groupby(ranked["qid"])
-            low, high = groups.transform("min"), groups.transform("max")
-            spread = (high - low).to_numpy()
-            norm = np.where(spread > 0, (scores - low).to_numpy() / np.where(spread > 0, spread, 1.0), 1.0)
-            contribution = weight * norm
+            contribution = weight * minmax(ranked["score"], ranked["qid"])
         parts.append(pd.DataFrame({"qid": ranked["qid"], "docno": ranked["docno"], "score": contribution}))
     if not parts:
         fused = pd.DataFrame({"qid": pd.Series(dtype=object), "docno": pd.Series(dtype=object),

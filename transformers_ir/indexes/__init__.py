@@ -9,27 +9,10 @@ sparse indexes, ``indexer()``.
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "DEFAULT_SCALE",
-    "SPARSE_ENGINES",
-    "CorpusGuard",
-    "CorruptIndex",
-    "ExactSparseIndex",
-    "IndexArtifact",
-    "PisaIndex",
-    "PisaSparseIndex",
-    "QueryGuard",
-    "SparseIndex",
-    "SparseIndexer",
-    "SparseRetriever",
-    "TerrierIndex",
-    "TerrierSparseIndex",
-    "csr_to_toks",
-    "pisa_term",
-    "quantise",
-    "quantise_toks",
-    "sparse_index",
-    "sparse_stats",
-    "toks_matrix",
+    "DEFAULT_SCALE", "SPARSE_ENGINES", "CorpusGuard", "CorruptIndex", "ExactSparseIndex", "IndexArtifact",
+    "PisaIndex", "PisaSparseIndex", "QueryGuard", "SparseIndex", "SparseIndexer", "SparseRetriever", "TerrierIndex",
+    "TerrierSparseIndex", "csr_to_toks", "pisa_term", "quantise", "quantise_toks", "sparse_index", "sparse_stats",
+    "toks_matrix"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._artifact": ["CorruptIndex", "IndexArtifact"],

@@ -10,7 +10,6 @@ marker also lets :meth:`IndexArtifact.verify` find a file damaged after the buil
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import pyterrier as pt
 
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._errors import TransformersIRError
+from transformers_ir._identity import file_hash
 from transformers_ir._version import __version__
 
 MARKER = "transformers_ir.json"
@@ -34,21 +34,13 @@ class CorruptIndex(TransformersIRError):
     """A built index whose files no longer match the sizes or checksums recorded when it was built."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_table(root: Path) -> dict[str, dict]:
     """``{relative path: {"size": bytes[, "sha256": hex]}}`` for every file under ``root`` but the marker."""
     table = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MARKER):
         entry = {"size": path.stat().st_size}
         if entry["size"] <= CHECKSUM_MAX_BYTES:
-            entry["sha256"] = _sha256(path)
+            entry["sha256"] = file_hash(path)
         table[path.relative_to(root).as_posix()] = entry
     return table
 
@@ -63,7 +55,7 @@ def file_problems(root: Path, table: dict[str, dict]) -> list[str]:
             problems.append(f"{name} is missing")
         elif (size := path.stat().st_size) != entry["size"]:
             problems.append(f"{name} is {size} bytes, {entry['size']} when built")
-        elif "sha256" in entry and _sha256(path) != entry["sha256"]:
+        elif "sha256" in entry and file_hash(path) != entry["sha256"]:
             problems.append(f"{name} changed since it was built (checksum differs)")
     return problems
 

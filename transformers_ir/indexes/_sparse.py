@@ -9,7 +9,6 @@ product of the weights. The exact engine keeps the float weights (or scores with
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir._identity import file_hash
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import require_columns
 from transformers_ir.indexes._artifact import MARKER, IndexArtifact
@@ -209,8 +209,7 @@ class SparseRetriever(pt.Transformer):
         return out
 
     def cache_key(self) -> dict:
-        marker = (self.index.path / MARKER).read_bytes()
-        return {"index": str(self.index.path.resolve()), "built": hashlib.sha256(marker).hexdigest(),
+        return {"index": str(self.index.path.resolve()), "built": file_hash(self.index.path / MARKER),
                 "num_results": self.num_results, **self._key_extra()}
 
     def _key_extra(self) -> dict:

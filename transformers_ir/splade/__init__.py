@@ -3,23 +3,12 @@ per model, and scale-out encoding. The inverted indexes themselves are :mod:`tra
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "Splade",
-    "SpladeEncoder",
-    "SpladeScorer",
-    "StoredDocWeights",
-    "TokenWeights",
-    "dataset_doc_weights",
-    "dataset_splade_index",
-    "encode_shard",
-    "infer_device",
-    "launcher_rank",
-    "read_shards",
-    "shards_complete",
-    "splade_pool",
+    "Splade", "SpladeEncoder", "SpladeScorer", "StoredDocWeights", "TokenWeights", "dataset_doc_weights",
+    "dataset_splade_index", "encode_shard", "launcher_rank", "read_shards", "shards_complete", "splade_pool"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._dataset": ["StoredDocWeights", "dataset_doc_weights", "dataset_splade_index"],
-    "._model": ["Splade", "infer_device"],
+    "._model": ["Splade"],
     "._pooling": ["splade_pool"],
     "._shards": ["encode_shard", "launcher_rank", "read_shards", "shards_complete"],
     "._stages": ["SpladeEncoder", "SpladeScorer"],

@@ -6,8 +6,6 @@ without its completion marker, which is detected, removed and rebuilt.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 from collections.abc import Iterator
@@ -17,8 +15,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from transformers_ir import _paths
+from transformers_ir._identity import json_hash, weights_hash
 from transformers_ir._options import DEFAULT_SCALE, SparseEngine
-from transformers_ir.caching import weights_hash
 from transformers_ir.data import corpus_id
 from transformers_ir.indexes import SparseIndex, sparse_index
 from transformers_ir.splade._model import Splade
@@ -40,7 +38,7 @@ def model_key(splade: Splade) -> str:
     settings = {"weights": weights_hash(splade.model), "pooling": splade.pooling,
                 "doc_max_length": splade.doc_max_length, "doc_top_k": splade.doc_top_k,
                 "threshold": splade.threshold}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    return json_hash(settings)[:12]
 
 
 def _folder(dataset, splade: Splade, root: str | Path | None) -> Path:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -13,29 +12,21 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from transformers_ir import _checkpoint, _device
 from transformers_ir._atomic import atomic_dir
+from transformers_ir._identity import weights_hash
 from transformers_ir._validate import max_positions, texts_for_model
-from transformers_ir.caching import weights_hash
 from transformers_ir.indexes import csr_to_toks
-from transformers_ir.models import resolve_model
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
 from transformers_ir.splade._sparsify import prune, to_csr, vocabulary
 from transformers_ir.splade._stages import SpladeEncoder, SpladeScorer
 from transformers_ir.splade._token_weights import TokenWeights
 
 Rep = Literal["query", "doc"]
-CONFIG_FILE = "splade_config.json"
 QUERY_FOLDER = "query"
 _SETTINGS = ("pooling", "query_max_length", "doc_max_length", "query_top_k", "doc_top_k", "threshold")
 _DEFAULTS = {"pooling": "max", "query_max_length": 64, "doc_max_length": 256, "query_top_k": None,
              "doc_top_k": None, "threshold": 0.0}
-
-
-def infer_device(device: str | torch.device | None = None) -> torch.device:
-    """The device asked for, else CUDA when available, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _check_rep(rep: str) -> str:
@@ -102,7 +93,7 @@ class Splade:
     sum for v1).
 
     Build it with :meth:`from_pretrained`; its stages are :meth:`query_encoder`, :meth:`doc_encoder` and
-    :meth:`scorer`; an index (:class:`transformers_ir.splade.SparseIndex`) holds the indexer and retriever.
+    :meth:`scorer`; an index (:class:`transformers_ir.indexes.SparseIndex`) holds the indexer and retriever.
 
     Args:
         model: the masked-LM (document side, and query side unless ``query_model`` is given).
@@ -118,6 +109,9 @@ class Splade:
         device: where the models run (default: CUDA when available).
         name: the name the model was loaded by (for ``repr`` and equality).
     """
+
+    #: The settings saved beside the weights and read back by :meth:`from_pretrained`.
+    config_keys: tuple[str, ...] = _SETTINGS
 
     def __init__(self, model: nn.Module, *, tokenizer, query_model: nn.Module | None = None, pooling: Pooling = "max",
                  query_max_length: int = 64, doc_max_length: int = 256, query_top_k: int | None = None,
@@ -145,7 +139,7 @@ class Splade:
         self.threshold = float(threshold)
         self.batch_size = batch_size
         self.verbose = verbose
-        self.device = infer_device(device)
+        self.device = _device.infer_device(device)
         self.name = name
         self.model.to(self.device)
         self.query_model.to(self.device)
@@ -163,34 +157,31 @@ class Splade:
         """Load a masked-LM checkpoint (a Hugging Face name, a local folder, or an alias of
         :mod:`transformers_ir.models` such as ``'splade-tiny'``) as SPLADE.
 
-        Settings not given come from the folder's ``splade_config.json`` (written by :meth:`save_pretrained`),
+        Settings not given come from the folder's settings file (written by :meth:`save_pretrained`; see
+        :mod:`transformers_ir._checkpoint`),
         else the defaults (max pooling, 64 / 256 tokens). ``query_model`` names a separate query side: a masked-LM,
         a folder saved by :class:`TokenWeights`, or ``'inference-free'`` (uniform token weights); a saved model
         with a ``query/`` sub-folder gets it back.
         """
-        from transformers import AutoTokenizer
-
-        path = resolve_model(name_or_path)
-        saved = Path(path) / CONFIG_FILE
+        path = _checkpoint.checkpoint_dir(name_or_path)
         settings = dict(_DEFAULTS)
-        if saved.is_file():
-            settings.update({k: v for k, v in json.loads(saved.read_text()).items() if k in _SETTINGS})
+        settings.update({k: v for k, v in _checkpoint.read_settings(path).items() if k in cls.config_keys})
         given = {"pooling": pooling, "query_max_length": query_max_length, "doc_max_length": doc_max_length,
                  "query_top_k": query_top_k, "doc_top_k": doc_top_k, "threshold": threshold}
         settings.update({k: v for k, v in given.items() if v is not None})
-        model = _load_mlm(path, name_or_path, trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        if query_model is None and (Path(path) / QUERY_FOLDER).is_dir():
-            query_model = str(Path(path) / QUERY_FOLDER)
+        model = _load_mlm(str(path), name_or_path, trust_remote_code)
+        tokenizer = _checkpoint.load_tokenizer(path, None, trust_remote_code=trust_remote_code)
+        if query_model is None and (path / QUERY_FOLDER).is_dir():
+            query_model = str(path / QUERY_FOLDER)
         query = None
         if query_model == "inference-free":
             query = TokenWeights.uniform(len(tokenizer))
         elif query_model is not None:
-            query_path = resolve_model(query_model)
+            query_path = _checkpoint.checkpoint_dir(query_model)
             if TokenWeights.is_saved_at(query_path):
                 query = TokenWeights.from_pretrained(query_path)
             else:
-                query = _load_mlm(query_path, query_model, trust_remote_code)
+                query = _load_mlm(str(query_path), query_model, trust_remote_code)
         model.eval()
         if query is not None:
             query.eval()
@@ -198,9 +189,19 @@ class Splade:
                    device=device, name=name_or_path, **settings)
 
     def save_pretrained(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Hugging Face folder (safetensors) + ``splade_config.json``; a separate query side goes in ``query/``.
-        Written atomically (an existing folder only with ``overwrite=True``, as the re-rankers);
-        :meth:`from_pretrained` reloads it with the same settings."""
+        """Hugging Face folder (safetensors) + the settings file (:attr:`config_keys`); a separate query side goes
+        in ``query/``. Written atomically; :meth:`from_pretrained` reloads it with the same settings.
+
+        Args:
+            path: the folder to write.
+            overwrite: replace an existing folder (as the re-rankers).
+
+        Returns:
+            ``path``.
+
+        Raises:
+            FileExistsError: ``path`` exists and ``overwrite`` is False.
+        """
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
@@ -209,11 +210,16 @@ class Splade:
             self.tokenizer.save_pretrained(tmp)
             if self.asymmetric:
                 self.query_model.save_pretrained(tmp / QUERY_FOLDER)
-            (tmp / CONFIG_FILE).write_text(json.dumps(self.settings(), indent=2) + "\n")
+            _checkpoint.write_settings(tmp, "splade", self.settings())
         return path
 
     def settings(self) -> dict:
-        return {key: getattr(self, key) for key in _SETTINGS}
+        """The settings that travel with the weights (:attr:`config_keys`), by name.
+
+        Returns:
+            ``{"pooling": ..., "query_max_length": ..., ...}``.
+        """
+        return {key: getattr(self, key) for key in self.config_keys}
 
     @property
     def asymmetric(self) -> bool:

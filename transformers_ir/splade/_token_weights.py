@@ -5,11 +5,13 @@ the document side is a full SPLADE model, the query side costs a tokenisation.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
+
+from transformers_ir import _checkpoint, _safe_io
 
 WEIGHTS_FILE = "token_weights.safetensors"
 
@@ -49,19 +51,27 @@ class TokenWeights(nn.Module):
         return out.scatter_reduce(1, input_ids, values, reduce="amax")
 
     def save_pretrained(self, path: str | Path) -> None:
-        from safetensors.torch import save_file
+        """Write the weights (``token_weights.safetensors``) and the settings file into ``path``.
 
+        Args:
+            path: the folder (created when absent).
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         save_file({"weights": self.weights.detach().cpu().contiguous()}, str(path / WEIGHTS_FILE))
-        (path / "config.json").write_text(json.dumps({"architecture": "TokenWeights",
-                                                      "vocab_size": int(self.weights.shape[0])}))
+        _checkpoint.write_settings(path, "token-weights", {"vocab_size": int(self.weights.shape[0])})
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> TokenWeights:
-        from safetensors.torch import load_file
+        """The table :meth:`save_pretrained` wrote (read through safetensors: no code runs).
 
-        return cls(load_file(str(Path(path) / WEIGHTS_FILE))["weights"])
+        Args:
+            path: the folder.
+
+        Returns:
+            The table.
+        """
+        return cls(_safe_io.load_weights(Path(path) / WEIGHTS_FILE)["weights"])
 
     @staticmethod
     def is_saved_at(path: str | Path) -> bool:

@@ -31,24 +31,21 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from transformers_ir import _paths
+from transformers_ir import _checkpoint, _paths
 from transformers_ir._errors import UsageError
-from transformers_ir.models import resolve_model
+from transformers_ir._identity import file_hash, json_hash, weights_hash
 from transformers_ir.registry import describe, fits
-from transformers_ir.training._teacher import checkpoint_hash, file_hash
+from transformers_ir.training._tables import LOSSES, RERANKER_FAMILIES, Distillation, Family, losses_for
 
-Family = Literal["cross-encoder", "bert-cat", "rankt5", "monot5", "splade"]
-CrossEncoderLoss = Literal["grouped-softmax", "bce", "margin-mse", "listwise-softmax", "kl"]
-SpladeLoss = Literal["rank-ibn", "margin-mse", "kl"]
-CROSS_ENCODER_FAMILIES = ("cross-encoder", "bert-cat", "rankt5", "monot5")
+#: The folder of the trained model inside a config's output folder, and the summary written when training ends.
+MODEL_DIR = "model"
+SUMMARY = "training.json"
 
 
 class ConfigError(UsageError):
@@ -99,7 +96,7 @@ class LossConfig:
     flops_query: float = 0.0  # lambda_q of SPLADE's FLOPS regulariser
     flops_doc: float = 0.0  # lambda_d
     flops_warmup_steps: int = 0  # quadratic warm-up of both lambdas over T steps
-    distill: Literal["margin-mse", "kl"] | None = None  # SPLADE: add a distillation term from teacher scores
+    distill: Distillation | None = None  # SPLADE: add a distillation term from teacher scores
     distill_weight: float = 1.0
     in_batch_negatives: bool = True  # SPLADE rank-IBN: other queries' documents as extra negatives
 
@@ -153,14 +150,34 @@ class TrainingSpec:
         else:  # the parent's weights, not where its file lies
             values["model"]["train_config"] = self.parent().config_hash()
         values["data"]["teacher"] = self.teacher_identity
-        blob = json.dumps(values, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return json_hash(values)[:12]
 
     def output_dir(self) -> Path:
+        """Where training writes: ``[train] output``, else ``<cache>/training/<name>-<config hash>``.
+
+        Returns:
+            The folder (checkpoints, the final model, the loss log and plot, the summary).
+        """
         if self.train.output:
             out = Path(self.train.output).expanduser()
             return out if out.is_absolute() or self.path is None else self.path.parent / out
         return _paths.home() / "training" / f"{self.name}-{self.config_hash()}"
+
+    def model_dir(self) -> Path:
+        """The trained model's folder (what the family's ``from_pretrained`` loads).
+
+        Returns:
+            ``<output_dir>/model``.
+        """
+        return self.output_dir() / MODEL_DIR
+
+    def trained(self) -> bool:
+        """Whether training finished: the model and its summary are written (a killed run leaves no summary).
+
+        Returns:
+            True when :meth:`model_dir` can be loaded as the trained model.
+        """
+        return self.model_dir().is_dir() and (self.output_dir() / SUMMARY).is_file()
 
     @functools.cached_property
     def teacher_identity(self):
@@ -177,7 +194,10 @@ class TrainingSpec:
         if teacher.train_config is not None:
             identity["train_config"] = self.teacher_spec().config_hash()
         else:
-            identity["weights"] = checkpoint_hash(resolve_model(teacher.model))
+            try:
+                identity["weights"] = weights_hash(_checkpoint.checkpoint_dir(teacher.model))[:16]
+            except FileNotFoundError as e:
+                raise ConfigError(f"{self.path or self.name}: [data] teacher model {teacher.model!r}: {e}") from None
         return identity
 
     def teacher_spec(self) -> TrainingSpec:
@@ -229,11 +249,11 @@ def _check(spec: TrainingSpec, where: str) -> None:
         raise ConfigError(f"{where}: [data] group_size {d.group_size} needs depth >= {d.group_size - 1}")
     if d.negatives is not None and not isinstance(d.negatives.get("component"), str):
         raise ConfigError(f'{where}: [data] negatives must name a first stage: {{ component = "bm25" }}')
-    allowed = SpladeLoss if m.family == "splade" else CrossEncoderLoss
-    if loss.name not in typing.get_args(allowed):
+    allowed = losses_for(m.family)
+    if loss.name not in allowed:
         raise ConfigError(f"{where}: [loss] name {loss.name!r} does not train the {m.family!r} family "
-                          f"(valid: {', '.join(typing.get_args(allowed))})")
-    needs_teacher = loss.name in ("margin-mse", "kl") or loss.distill is not None
+                          f"(valid: {', '.join(allowed)})")
+    needs_teacher = LOSSES[loss.name].teacher or loss.distill is not None
     if needs_teacher and not d.teacher:
         raise ConfigError(f"{where}: [loss] {loss.name!r}{' with distill' if loss.distill else ''} needs teacher "
                           f'scores: set [data] teacher = "scores.run" (write it with `transformers-ir predict`) '
@@ -245,9 +265,9 @@ def _check(spec: TrainingSpec, where: str) -> None:
         if d.negatives is None:
             raise ConfigError(f'{where}: [data] teacher = {{ ... }} scores the candidates of [data] negatives: set '
                               f'negatives = {{ component = "bm25" }}, or give a teacher-score file instead')
-        if spec.teacher.family not in CROSS_ENCODER_FAMILIES:
+        if spec.teacher.family not in RERANKER_FAMILIES:
             raise ConfigError(f"{where}: [data] teacher family {spec.teacher.family!r} does not re-rank (valid: "
-                              f"{', '.join(CROSS_ENCODER_FAMILIES)})")
+                              f"{', '.join(RERANKER_FAMILIES)})")
     for key in ("batch_size", "gradient_accumulation", "query_max_length", "max_length", "save_steps",
                 "logging_steps"):
         if getattr(t, key) < 1:
@@ -304,6 +324,6 @@ def parse_training_config(source: str | Path | dict, *, name: str | None = None,
     if spec.model.train_config is not None:
         _check_chained(spec, "[model] train_config", spec.model.train_config, (spec.model.family,), where, chain)
     if spec.teacher is not None and spec.teacher.train_config is not None:
-        _check_chained(spec, "[data] teacher.train_config", spec.teacher.train_config, CROSS_ENCODER_FAMILIES,
+        _check_chained(spec, "[data] teacher.train_config", spec.teacher.train_config, RERANKER_FAMILIES,
                        where, chain)
     return spec

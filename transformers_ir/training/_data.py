@@ -21,6 +21,7 @@ import pyterrier as pt
 import torch
 
 from transformers_ir._errors import UsageError
+from transformers_ir._ranking import rank_results
 from transformers_ir.data import text_loader
 
 _log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def build_groups(topics: pd.DataFrame, qrels: pd.DataFrame, run: pd.DataFrame, *
     pt.validate.columns(topics, includes=["qid", "query"])
     pt.validate.columns(qrels, includes=["qid", "docno", "label"])
     positives = _positives(qrels)
-    ranked = run.sort_values(["qid", "score"], ascending=[True, False], kind="stable")
+    ranked = rank_results(run[["qid", "docno", "score"]])  # the library's one order: score, then docno
     by_query = {str(qid): list(group["docno"].astype(str))[: depth + 50]
                 for qid, group in ranked.groupby("qid", sort=False)}
     groups = []

@@ -14,12 +14,8 @@ import torch
 from torch import nn
 
 from transformers_ir.training._data import Group
-from transformers_ir.training._losses import (
-    CROSS_ENCODER_LOSSES,
-    DISTILLATION_LOSSES,
-    FlopsRegularizer,
-    RankIBNLoss,
-)
+from transformers_ir.training._losses import FlopsRegularizer, RankIBNLoss, loss_class
+from transformers_ir.training._tables import LOSSES
 
 
 def _to(value, device):
@@ -105,16 +101,16 @@ class _Wrapper(nn.Module):
 
 
 class CrossEncoderTrainingModule(_Wrapper):
-    """``loss(ranker.score_features(pairs).view(batch, group), labels, teacher)``."""
+    """``loss.compute_loss(ranker.score_features(pairs).view(batch, group), batch)``."""
 
     def __init__(self, ranker, loss: str = "grouped-softmax"):
         super().__init__(ranker, {"model": ranker.model})
         self.loss_name = loss
-        self.loss = CROSS_ENCODER_LOSSES[loss]()
+        self.loss = loss_class(loss)()
 
     def forward(self, batch: PairBatch) -> torch.Tensor:
         scores = self.family.score_features(batch.features).view(batch.labels.shape)
-        loss = self.loss(scores, batch.labels, batch.teacher)
+        loss = self.loss.compute_loss(scores, batch)
         with torch.no_grad():
             self.metrics = {"score_pos": scores[:, 0].float().mean().item(),
                             "score_neg": scores[:, 1:].float().mean().item() if scores.shape[1] > 1 else 0.0}
@@ -130,9 +126,9 @@ class SpladeTrainingModule(_Wrapper):
         super().__init__(splade, {"model": splade.model, "query_model": getattr(splade, "query_model", None)})
         self.loss_name = loss
         self.rank_loss = RankIBNLoss(in_batch_negatives) if loss == "rank-ibn" else None
-        if loss in DISTILLATION_LOSSES:
+        if LOSSES[loss].teacher:  # a distillation loss named as the loss: distillation alone
             distill, distill_weight = loss, 1.0
-        self.distill = DISTILLATION_LOSSES[distill]() if distill else None
+        self.distill = loss_class(distill)() if distill else None
         self.distill_weight = distill_weight
         self.flops_query = FlopsRegularizer(flops_query, flops_warmup_steps)
         self.flops_doc = FlopsRegularizer(flops_doc, flops_warmup_steps)
@@ -145,9 +141,9 @@ class SpladeTrainingModule(_Wrapper):
         own = all_scores.view(batch_size, batch_size, group)[torch.arange(batch_size), torch.arange(batch_size)]
         loss = torch.zeros((), device=all_scores.device)
         if self.rank_loss is not None:
-            loss = loss + self.rank_loss(all_scores, group)
+            loss = loss + self.rank_loss.compute_loss(all_scores, batch)
         if self.distill is not None:
-            loss = loss + self.distill_weight * self.distill(own, batch.labels, batch.teacher)
+            loss = loss + self.distill_weight * self.distill.compute_loss(own, batch)
         flops_q, flops_d = FlopsRegularizer.flops(q), FlopsRegularizer.flops(d)
         loss = loss + self.flops_query.lam(self.step) * flops_q + self.flops_doc.lam(self.step) * flops_d
         with torch.no_grad():

@@ -10,8 +10,9 @@ from transformers_ir import first_stage
 from transformers_ir._errors import UsageError
 from transformers_ir.data import get_dataset
 from transformers_ir.training._config import parse_training_config
+from transformers_ir.training._families import load_reranker
 from transformers_ir.training._teacher import pairs_to_score, score_with_teacher, write_teacher_scores
-from transformers_ir.training._train import load_reranker
+from transformers_ir.training._train import ensure_trained
 
 
 def predict_teacher_scores(out: str | Path, *, topics: str, model: str | None = None, family: str = "cross-encoder",
@@ -61,12 +62,15 @@ def predict_teacher_scores(out: str | Path, *, topics: str, model: str | None = 
         candidates = pt.io.read_results(str(run))
     else:
         candidates = first_stage.bm25(documents, engine=engine)(queries)
-    spec = parse_training_config(train_config) if train_config else None
-    reranker, checkpoint = load_reranker(family, model, spec, max_length=max_length, batch_size=batch_size,
-                                         verbose=verbose)
+    if train_config:
+        spec = parse_training_config(train_config)
+        family, model_dir = spec.model.family, str(ensure_trained(spec, verbose=verbose))
+    else:
+        model_dir = model
+    reranker = load_reranker(family, model_dir, max_length=max_length, batch_size=batch_size, verbose=verbose)
     scored, provenance = score_with_teacher(
         reranker, documents, pairs_to_score(candidates, queries, judged, depth=depth),
-        name=model or Path(checkpoint).parent.name, model=checkpoint, topics=topics, depth=depth,
+        name=model or Path(model_dir).parent.name, model=model_dir, topics=topics, depth=depth,
         judged_positives=judged_positives, source_run=str(run) if run else f"bm25 ({engine})")
     write_teacher_scores(scored, out, provenance)
     return {"out": str(out), "pairs": len(scored), "queries": int(scored["qid"].nunique()),

@@ -4,50 +4,26 @@ name, checkpoint hash, max lengths, counts). Training reads them back for Margin
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir import _checkpoint
 from transformers_ir._atomic import atomic_file
 from transformers_ir._errors import UsageError
+from transformers_ir._identity import weights_hash
+from transformers_ir._ranking import rank_results
 from transformers_ir.data import text_loader
-from transformers_ir.models import resolve_model
-
-
-def checkpoint_hash(folder: str | Path) -> str:
-    """A short hash of a model folder's weight files (safetensors, else every file), to name what scored."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return "unknown"
-    files = sorted(folder.glob("*.safetensors")) or sorted(p for p in folder.iterdir() if p.is_file())
-    return _digest(files)
-
-
-def file_hash(path: str | Path) -> str:
-    """A short hash of one file's name and content (a teacher-score file, so a new one trains a new student)."""
-    return _digest([Path(path)])
-
-
-def _digest(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
 
 
 def pairs_to_score(run: pd.DataFrame, topics: pd.DataFrame, qrels: pd.DataFrame | None = None, *,
                    depth: int = 100) -> pd.DataFrame:
     """``qid, query, docno``: each query's top ``depth`` documents of ``run`` and its judged positives."""
     pt.validate.columns(run, includes=["qid", "docno", "score"])
-    run = run.astype({"qid": str, "docno": str})
-    top = run.sort_values(["qid", "score"], ascending=[True, False], kind="stable").groupby("qid").head(depth)
-    pairs = top[["qid", "docno"]]
+    ranked = rank_results(run[["qid", "docno", "score"]].astype({"qid": str, "docno": str}))
+    pairs = ranked.loc[ranked["rank"] < depth, ["qid", "docno"]]
     if qrels is not None:
         positives = qrels[qrels["label"] > 0].astype({"qid": str, "docno": str})[["qid", "docno"]]
         pairs = pd.concat([pairs, positives], ignore_index=True)
@@ -62,8 +38,8 @@ def score_with_teacher(reranker, corpus, pairs: pd.DataFrame, *, name: str, mode
     teacher, its checkpoint and hash, its max lengths, then ``provenance``): what ``transformers-ir predict``
     writes, and what a training config's ``[data] teacher = { ... }`` caches."""
     scored = (text_loader(corpus) >> reranker)(pairs)
-    folder = resolve_model(model)
-    return scored, {"teacher": name, "checkpoint": folder, "checkpoint_hash": checkpoint_hash(folder),
+    folder = _checkpoint.checkpoint_dir(model)
+    return scored, {"teacher": name, "checkpoint": str(folder), "checkpoint_hash": weights_hash(folder)[:16],
                     "max_length": reranker.max_length, "query_max_length": reranker.query_max_length, **provenance}
 
 
@@ -71,8 +47,7 @@ def write_teacher_scores(scored: pd.DataFrame, path: str | Path, provenance: dic
     """Write ``qid, docno, score`` as a TREC run (tag = teacher name) and ``<path>.json`` with the provenance."""
     path = Path(path)
     pt.validate.columns(scored, includes=["qid", "docno", "score"])
-    ranked = scored.sort_values(["qid", "score"], ascending=[True, False], kind="stable").reset_index(drop=True)
-    ranked["rank"] = ranked.groupby("qid").cumcount()
+    ranked = rank_results(scored[["qid", "docno", "score"]])
     tag = str(provenance.get("teacher", "teacher")).replace(" ", "_") or "teacher"
     with atomic_file(path) as f:
         for qid, docno, rank, score in zip(ranked["qid"], ranked["docno"], ranked["rank"], ranked["score"]):

@@ -1,0 +1,27 @@
+"""The shipped training configs keep their hashes: trained checkpoints are cached under them (a changed hash
+would retrain every model, and orphan the ones a long run is writing)."""
+from pathlib import Path
+
+import pytest
+
+from transformers_ir.training import parse_training_config
+
+TRAIN = Path(__file__).resolve().parents[2] / "pipelines" / "train"
+PINNED = {
+    "bert-tiny-scifact-distil": "e35eeed3b932",
+    "bert-tiny-scifact": "2f39bf643fcd",
+    "minilm-scifact-g8": "ec553b56147a",
+    "minilm-scifact-r3": "457e66f91d12",
+    "minilm-scifact-top30": "1f0bdffc0c47",
+    "minilm-scifact": "dc3febe53299",
+    "splade-tiny-scifact": "a0cb914d4887",
+}
+
+
+@pytest.mark.parametrize("name, expected", sorted(PINNED.items()))
+def test_shipped_config_hash_is_pinned(name, expected):
+    assert parse_training_config(TRAIN / f"{name}.toml").config_hash() == expected
+
+
+def test_every_shipped_config_is_pinned():
+    assert {p.stem for p in TRAIN.glob("*.toml")} == set(PINNED)
