@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from transformers_ir import _paths
-from transformers_ir._errors import DatasetUnavailable
 from transformers_ir.data import CRANFIELD_LABELS, JoinFields, get_dataset, prepare_collection
+from transformers_ir.errors import DatasetUnavailable
 
 DATA = _paths.data_dir()
 needs_data = pytest.mark.skipif(DATA is None, reason="no offline data folder (../shared/data)")
@@ -103,7 +103,7 @@ def test_dataset_neither_cached_nor_downloadable(tmp_path):
            "HTTP_PROXY": "http://127.0.0.1:9", "TRANSFORMERS_IR_DATA": str(tmp_path / "empty")}
     code = (
         "from transformers_ir.data import get_dataset\n"
-        "from transformers_ir._errors import DatasetUnavailable\n"
+        "from transformers_ir.errors import DatasetUnavailable\n"
         "try:\n    get_dataset('irds:nfcorpus/test').get_topics()\n"
         "except DatasetUnavailable as e:\n    print('UNAVAILABLE', e)\n"
     )
@@ -138,3 +138,15 @@ def test_paths_follow_environment(monkeypatch, tmp_path):
     assert _paths.home() == tmp_path / "home"
     assert _paths.index_dir() == tmp_path / "home" / "indexes"
     assert _paths.data_dir() == Path(tmp_path / "data")
+
+
+@needs_data
+def test_pyterrier_finds_our_datasets_through_its_provider_entry_point():
+    """``pt.get_dataset("transformers-ir:<id>")`` is our get_dataset (PyTerrier's public dataset_provider point)."""
+    import pyterrier as pt
+
+    from transformers_ir.data import OfflineDataset
+
+    ours = pt.get_dataset("transformers-ir:cranfield")
+    assert isinstance(ours, OfflineDataset) and isinstance(ours, pt.datasets.Dataset)
+    assert set(ours.get_qrels()["label"]) <= set(CRANFIELD_LABELS.values())

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from transformers_ir.experiments import PipelineFileError, parse_pipeline, registry
+from transformers_ir.experiments import PipelineFileError, parse_pipeline
+from transformers_ir.registry import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

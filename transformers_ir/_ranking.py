@@ -9,11 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transformers_ir._errors import TransformersIRError
-
-
-class RankingError(TransformersIRError, ValueError):
-    """Scores or rows that cannot be ranked or evaluated correctly (NaN/inf scores, a pair ranked twice)."""
+from transformers_ir.errors import RankingError
 
 
 def rank_results(results: pd.DataFrame) -> pd.DataFrame:

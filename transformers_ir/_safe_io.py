@@ -14,18 +14,14 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from transformers_ir._atomic import atomic_dir
-from transformers_ir._errors import TransformersIRError
+from transformers_ir.errors import UnsafeArchive, UnsafeWeights
 
 #: The first torch release whose ``torch.load(weights_only=True)`` has no known bypass (CVE-2025-32434).
 MIN_TORCH = (2, 6)
 
 
-class UnsafeArchive(TransformersIRError):
-    """An archive member would land outside the destination, or is a link or device: nothing was extracted."""
 
 
-class UnsafeWeights(TransformersIRError):
-    """Weights that cannot be loaded without running code: pickled objects, or a torch too old to refuse them."""
 
 
 def _contained(dest: Path, name: str) -> Path:

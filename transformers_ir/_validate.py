@@ -1,18 +1,29 @@
 """Input errors in PyTerrier's own type, raised correctly: ``pt.validate.InputValidationError`` needs the modes
-that failed, and calling it with a message alone fails with a ``TypeError`` that hides the real problem."""
+that failed (what ``pt.inspect`` reads), and calling it with a message alone fails with a ``TypeError`` that hides
+the real problem. The modes come from ``pt.validate.columns`` itself; the message is ours (it names the fix)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import pandas as pd
 import pyterrier as pt
-from pyterrier.validate import _TransformerMode
 
 
-def input_error(message: str, missing: Sequence[str] = ()) -> pt.validate.InputValidationError:
-    """An ``InputValidationError`` carrying ``message`` (say what is wrong and how to fix it)."""
-    mode = _TransformerMode(missing_columns=list(missing), extra_columns=[])
-    return pt.validate.InputValidationError(message, [mode])
+def input_error(message: str, missing: Sequence[str]) -> pt.validate.InputValidationError:
+    """An ``InputValidationError`` carrying ``message`` (say what is wrong and how to fix it).
+
+    Args:
+        message: the problem and its fix.
+        missing: the columns that are missing (at least one).
+
+    Returns:
+        The error, with the modes ``pt.validate.columns`` gives for those columns.
+    """
+    try:
+        pt.validate.columns([], includes=list(missing))
+    except pt.validate.InputValidationError as e:
+        return pt.validate.InputValidationError(message, e.modes)
+    raise ValueError("input_error needs the missing columns (at least one)")
 
 
 def require_columns(inp: pd.DataFrame, columns: Sequence[str], hint: str) -> None:

@@ -271,7 +271,7 @@ def test_a_second_cross_encoder_is_refused(tmp_path, tiny_classifier_path):
     ScorerCache(tmp_path / "c", first)(candidates())
     before = snapshot(tmp_path / "c")
     second = CrossEncoder.from_pretrained(str(other))
-    second._source = first._source  # same name: the cache must not trust it
+    second.name = first.name  # same name: the cache must not trust it
     with pytest.raises(CacheMismatch, match=r"another configuration:\n(.*\n)?  weights: '[0-9a-f]{64}' \(cache\) != "
                                             r"'[0-9a-f]{64}' \(now\)"):
         ScorerCache(tmp_path / "c", second)

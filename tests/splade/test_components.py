@@ -4,8 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from transformers_ir.experiments import registry
-from transformers_ir.registry import Context
+from transformers_ir.registry import Context, registry
 from transformers_ir.splade import Splade
 from transformers_ir.splade._dataset import dataset_splade_index
 

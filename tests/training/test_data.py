@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from transformers_ir._errors import UsageError
+from transformers_ir.errors import UsageError
 from transformers_ir.training import DataReport, GroupDataset, build_groups, read_triples
 from transformers_ir.training._data import drop_missing_texts
 

@@ -13,5 +13,6 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._keys": ["cache_key", "canonical", "key_hash"],
     "transformers_ir._identity": ["tokenizer_hash", "weights_hash"],
-    "._store": ["CacheMismatch", "CacheWriteError", "EncoderCache", "KeyedCache", "RetrieverCache", "ScorerCache"],
+    "transformers_ir.errors": ["CacheMismatch", "CacheWriteError"],
+    "._store": ["EncoderCache", "KeyedCache", "RetrieverCache", "ScorerCache"],
 })

@@ -46,8 +46,8 @@ def cache_key(transformer: pt.Transformer) -> dict | None:
     if callable(own):
         key = own()  # None: the transformer opts out of caching
         return None if key is None else {"class": _class_name(transformer), **key}
-    if isinstance(transformer, pt.Transformer) and type(transformer).__name__ == "Compose":
-        parts = [cache_key(t) for t in transformer._transformers]
+    if isinstance(transformer, pt.Compose):
+        parts = [cache_key(t) for t in pt.inspect.subtransformers(transformer)["transformers"]]
         return None if any(p is None for p in parts) else {"compose": parts}
     text = repr(transformer)
     functions = _functions(transformer)

@@ -21,21 +21,17 @@ import pandas as pd
 import pyterrier as pt
 
 from transformers_ir._atomic import atomic_dir
-from transformers_ir._errors import TransformersIRError
 from transformers_ir._ranking import rank_results
 from transformers_ir._version import __version__
 from transformers_ir.caching._keys import cache_key, canonical, differences, key_hash
+from transformers_ir.errors import CacheMismatch, CacheWriteError, TransformersIRError
 
 FORMAT = 1
 META = "transformers_ir_cache.json"
 
 
-class CacheMismatch(TransformersIRError):
-    """A cache folder that belongs to another configuration, another version or no cache at all."""
 
 
-class CacheWriteError(TransformersIRError):
-    """The cache could not be read or written (disk full, permissions); the batch was not kept."""
 
 
 def _pyterrier_caching():
@@ -157,6 +153,13 @@ class KeyedCache(pt.Transformer):
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def __eq__(self, other) -> bool:
+        return (type(other) is type(self) and other.path.resolve() == self.path.resolve()
+                and other.transformer == self.transformer and canonical(other.config) == canonical(self.config))
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, str(self.path.resolve())))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, {self.transformer!r})"
 
@@ -247,22 +250,29 @@ class EncoderCache(KeyedCache):
 
     def __init__(self, path: str | Path, encoder: pt.Transformer, *, key: str | list[str] = "query",
                  value: str | list[str] = "query_toks", config: dict | None = None):
+        self.key = key
         self.on = [key] if isinstance(key, str) else list(key)
-        self.value = [value] if isinstance(value, str) else list(value)
+        self.value = value
+        self.columns = [value] if isinstance(value, str) else list(value)
         config = cache_key(encoder) if config is None else config
-        config = None if config is None else {**config, "on": self.on, "value": self.value}
+        config = None if config is None else {**config, "on": self.on, "value": self.columns}
         super().__init__(path, encoder, config=config)
 
+    @property
+    def encoder(self) -> pt.Transformer:
+        """The encoder the cache computes missing entries with (the constructor's ``encoder``)."""
+        return self.transformer
+
     def _open_store(self, path: Path, computer):
-        return _pyterrier_caching().Sqlite3KeyValueCache(path, computer, key=self.on, value=self.value)
+        return _pyterrier_caching().Sqlite3KeyValueCache(path, computer, key=self.on, value=self.columns)
 
     def _lookup(self, inp: pd.DataFrame) -> pd.DataFrame:
         pt.validate.columns(inp, includes=self.on)
         if len(inp) == 0:
             return self.transformer(inp)
         unique = inp.drop_duplicates(self.on)
-        values = self.store(unique)[[*self.on, *self.value]]
-        return inp.drop(columns=self.value, errors="ignore").merge(values, on=self.on, how="left")
+        values = self.store(unique)[[*self.on, *self.columns]]
+        return inp.drop(columns=self.columns, errors="ignore").merge(values, on=self.on, how="left")
 
     def _rows(self, inp: pd.DataFrame) -> int:
         return len(inp.drop_duplicates(self.on)) if len(inp) else 0

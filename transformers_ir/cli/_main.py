@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from transformers_ir._errors import TransformersIRError
 from transformers_ir.cli import _components, _prepare, _run, _train
+from transformers_ir.errors import TransformersIRError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,7 +45,7 @@ class Reranker(pt.Transformer):
     def __init__(self, model: torch.nn.Module, tokenizer, *, batch_size: int = 32, text_field: str = "text",
                  query_max_length: int = 64, doc_max_length: int | None = None, max_length: int = 512,
                  precision: Precision | None = None, normalise: Normalise | None = None,
-                 device: str | torch.device | None = None, verbose: bool = False):
+                 device: str | torch.device | None = None, verbose: bool = False, name: str | None = None):
         if normalise is not None and normalise not in NORMALISE:
             raise ValueError(f"normalise must be None, 'sigmoid' or 'minmax', got {normalise!r}")
         if batch_size < 1:
@@ -70,7 +70,7 @@ class Reranker(pt.Transformer):
                 f"{self.max_length} ({self._pair_layout.num_constant} tokens go to the template): lower it"
             )
         self._with_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
-        self._source: str | None = None  # the name given to from_pretrained, for __repr__ and equality
+        self.name = name  # what from_pretrained loaded, for __repr__, equality and cache keys
         self._fitting_batch_size: int | None = None  # remembered after an out-of-memory error
         self._low_precision = {p: _device.LowPrecisionCopy(p) for p in ("bf16", "int8")}
 
@@ -213,6 +213,7 @@ class Reranker(pt.Transformer):
         defaults = {n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()}
         defaults["max_length"] = min(defaults["max_length"], max_positions(self.model) or defaults["max_length"])
         settings = self._settings()
+        del settings["name"]  # shown as from_pretrained's argument
         settings["device"] = None if self.device == _device.infer_device() else str(self.device)
         if self.precision == _device.default_precision(self.device):
             settings["precision"] = None
@@ -220,14 +221,14 @@ class Reranker(pt.Transformer):
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self._non_default().items())
-        if self._source is not None:
-            return f"{type(self).__name__}.from_pretrained({self._source!r}{args})"
+        if self.name is not None:
+            return f"{type(self).__name__}.from_pretrained({self.name!r}{args})"
         return f"{type(self).__name__}({type(self.model).__name__}(...){args})"
 
     def _key(self) -> tuple:
         settings = {k: str(v) if isinstance(v, torch.device) else v for k, v in self._settings().items()}
         settings.pop("verbose")
-        return type(self).__name__, self._source or id(self.model), tuple(sorted(settings.items(), key=str))
+        return type(self).__name__, self.name or id(self.model), tuple(sorted(settings.items(), key=str))
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and other._key() == self._key()
@@ -239,8 +240,9 @@ class Reranker(pt.Transformer):
         """What decides the scores, for caches keyed on the model (``transformers_ir.caching``): the name, the
         weights and tokenizer hashes, the weights' dtype, the precision and every setting but batch size,
         device and verbosity."""
-        settings = {k: v for k, v in self._settings().items() if k not in ("batch_size", "device", "verbose")}
-        return {"model": self._source, "architecture": self.ARCHITECTURE, "weights": weights_hash(self.model),
+        settings = {k: v for k, v in self._settings().items()
+                    if k not in ("batch_size", "device", "verbose", "name")}  # the name is "model"
+        return {"model": self.name, "architecture": self.ARCHITECTURE, "weights": weights_hash(self.model),
                 "tokenizer": tokenizer_hash(self.tokenizer), "dtype": str(next(self.model.parameters()).dtype),
                 **settings}
 
@@ -280,9 +282,7 @@ class Reranker(pt.Transformer):
         settings = {k: saved[k] for k in Reranker.config_keys if k in saved}  # the constructor's; a subclass's own
         # keys (RankT5's head) are read by its from_pretrained
         settings.update(kwargs)
-        reranker = cls(model, tokenizer, **settings)
-        reranker._source = source
-        return reranker
+        return cls(model, tokenizer, name=source, **settings)
 
 
 def normalise_scores(frame: pd.DataFrame, how: str, kind: str) -> pd.Series:

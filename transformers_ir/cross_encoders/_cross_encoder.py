@@ -35,6 +35,8 @@ class CrossEncoder(Reranker):
         normalise: None, ``'sigmoid'`` (probabilities) or ``'minmax'`` (0 to 1 within each query).
         device: where the model runs (None: CUDA when available, else CPU).
         verbose: show progress.
+        name: the checkpoint it was loaded from (``from_pretrained`` sets it): its ``repr``, equality and cache
+            key name it, and ``pt.inspect`` rebuilds the re-ranker with it.
     """
 
     ARCHITECTURE = "cross-encoder"

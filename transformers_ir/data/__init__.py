@@ -2,12 +2,13 @@
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "CRANFIELD_LABELS", "COLLECTIONS", "JoinFields", "OfflineDataset", "TopicsQrelsDataset", "corpus_id",
-    "get_dataset", "prepare_all", "prepare_collection", "prepare_terrier", "text_loader"
+    "CRANFIELD_LABELS", "COLLECTIONS", "JoinFields", "OfflineDataset", "OfflineDatasetProvider",
+    "TopicsQrelsDataset", "corpus_id", "get_dataset", "prepare_all", "prepare_collection", "prepare_terrier",
+    "text_loader",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
-    "._datasets": ["CRANFIELD_LABELS", "OfflineDataset", "TopicsQrelsDataset", "corpus_id",
-                     "get_dataset"],
+    "._datasets": ["CRANFIELD_LABELS", "OfflineDataset", "OfflineDatasetProvider", "TopicsQrelsDataset", "corpus_id",
+                   "get_dataset"],
     "._offline": ["COLLECTIONS", "prepare_all", "prepare_collection"],
     "._terrier": ["prepare_terrier"],
     "._text": ["JoinFields", "text_loader"],

@@ -14,11 +14,10 @@ from pathlib import Path
 import ir_datasets
 import pandas as pd
 import pyterrier as pt
-from pyterrier.datasets._irds import IRDSDataset
 
 from transformers_ir import _paths
-from transformers_ir._errors import DatasetUnavailable
-from transformers_ir.data._offline import prepare_collection
+from transformers_ir.data._offline import COLLECTIONS, prepare_collection
+from transformers_ir.errors import DatasetUnavailable
 
 #: Cranfield's codes (cranqrel.readme): 1 = complete answer ... 4 = minimum interest, -1 = no interest.
 #: A *smaller* positive code is *more* relevant, so graded labels are ``5 - code`` and -1 becomes 0.
@@ -48,22 +47,30 @@ def _unavailable(name: str, err: Exception) -> DatasetUnavailable:
     )
 
 
-class OfflineDataset(IRDSDataset):
+class OfflineDataset(pt.datasets.Dataset):
     """An ir_datasets dataset whose cache was filled from the offline data folder when possible.
 
-    Differences from ``pt.get_dataset('irds:...')``: topics with several fields use ``text`` as the query
-    (BEIR) instead of printing a hint; download failures raise :class:`DatasetUnavailable` with the fix;
-    ``cranfield`` qrels carry graded labels (:data:`CRANFIELD_LABELS`).
+    It wraps what ``pt.get_dataset('irds:<id>')`` returns (PyTerrier's public factory) and differs from it in:
+    topics with several fields use ``text`` as the query (BEIR) instead of printing a hint; download failures
+    raise :class:`DatasetUnavailable` with the fix; ``cranfield`` qrels carry graded labels
+    (:data:`CRANFIELD_LABELS`); :meth:`text_fields` names the fields documents' text is made of.
+
+    Args:
+        irds_id: the ir_datasets id (without ``irds:``).
+
+    Raises:
+        DatasetUnavailable: ir_datasets has no such id.
     """
 
     def __init__(self, irds_id: str):
         try:
-            super().__init__(irds_id)
+            self._irds = pt.get_dataset(f"irds:{irds_id}")
         except KeyError as e:
             raise DatasetUnavailable(
                 f"unknown dataset 'irds:{irds_id}': ir_datasets has no such id. "
                 f"Fix: check the spelling against `ir_datasets list` (e.g. 'irds:beir/scifact/test')."
             ) from e
+        self.irds_id = irds_id
         self.name = f"irds:{irds_id}"
 
     def _guard(self, fn, *args, **kwargs):
@@ -74,17 +81,47 @@ class OfflineDataset(IRDSDataset):
         except Exception as e:  # ir_datasets raises many kinds of download errors
             raise _unavailable(self.name, e) from e
 
+    def irds_ref(self):
+        """The ir_datasets dataset object.
+
+        Returns:
+            What ``ir_datasets.load(id)`` gives.
+        """
+        return self._irds.irds_ref()
+
     def get_topics(self, variant=None) -> pd.DataFrame:
+        """The topics (``qid`` as str); a BEIR-style dataset's ``text`` field is the query.
+
+        Args:
+            variant: the query field to use (default: ``text`` when there are several, else the only one).
+
+        Returns:
+            ``qid, query`` (and the dataset's other query fields).
+
+        Raises:
+            DatasetUnavailable: the topics can be neither read offline nor downloaded.
+        """
         if variant is None:
             fields = self.irds_ref().queries_cls()._fields[1:]
             if len(fields) > 1 and "text" in fields:
                 variant = "text"
-        topics = self._guard(super().get_topics, variant)
+        topics = self._guard(self._irds.get_topics, variant)
         return topics.astype({"qid": str})
 
     def get_qrels(self, variant=None) -> pd.DataFrame:
-        qrels = self._guard(super().get_qrels, variant).astype({"qid": str, "docno": str})
-        if self._irds_id == "cranfield":
+        """The judgments (``qid``, ``docno`` as str); Cranfield's codes as graded labels.
+
+        Args:
+            variant: passed to PyTerrier's dataset.
+
+        Returns:
+            ``qid, docno, label``.
+
+        Raises:
+            DatasetUnavailable: the qrels can be neither read offline nor downloaded.
+        """
+        qrels = self._guard(self._irds.get_qrels, variant).astype({"qid": str, "docno": str})
+        if self.irds_id == "cranfield":
             unknown = set(qrels["label"]) - set(CRANFIELD_LABELS)
             if unknown:
                 raise DatasetUnavailable(f"cranfield qrels hold unexpected relevance codes {sorted(unknown)}")
@@ -92,10 +129,51 @@ class OfflineDataset(IRDSDataset):
         return qrels
 
     def get_corpus_iter(self, verbose=True, start=0, count=None):
-        return self._guard(super().get_corpus_iter, verbose=verbose, start=start, count=count)
+        """The documents as dicts (``docno`` and the text fields).
+
+        Args:
+            verbose: show progress.
+            start: skip this many documents.
+            count: read at most this many.
+
+        Returns:
+            An iterator of dicts.
+
+        Raises:
+            DatasetUnavailable: the documents can be neither read offline nor downloaded.
+        """
+        return self._guard(self._irds.get_corpus_iter, verbose=verbose, start=start, count=count)
+
+    def get_corpus_lang(self):
+        """The documents' language (ir_datasets' code), or None."""
+        return self._irds.get_corpus_lang()
+
+    def get_topics_lang(self):
+        """The queries' language (ir_datasets' code), or None."""
+        return self._irds.get_topics_lang()
+
+    def text_loader(self, fields="*", *, verbose=False):
+        """PyTerrier's text loader for these documents (what ``pt.text.get_text(dataset, fields)`` uses).
+
+        Args:
+            fields: the document fields to add.
+            verbose: show progress.
+
+        Returns:
+            The transformer.
+        """
+        return self._irds.text_loader(fields, verbose=verbose)
+
+    def info_url(self):
+        """Where ir_datasets documents this dataset."""
+        return self._irds.info_url()
 
     def text_fields(self) -> list[str]:
-        """The document fields that make up its text: ``title`` (when present) then ``text``."""
+        """The document fields that make up its text: ``title`` (when present) then ``text``.
+
+        Returns:
+            The field names.
+        """
         fields = self.irds_ref().docs_cls()._fields
         return [f for f in ("title", "text") if f in fields] or [f for f in fields[1:]]
 
@@ -171,3 +249,31 @@ def get_dataset(name: str) -> pt.datasets.Dataset:
             return TopicsQrelsDataset(f"irds:{irds_id}", folder / topics, folder / qrels, judged_only=judged)
     prepare_collection(irds_id)
     return OfflineDataset(irds_id)
+
+
+class OfflineDatasetProvider(pt.datasets.DatasetProvider):
+    """PyTerrier's ``pyterrier.dataset_provider`` entry point ``transformers-ir``: ``pt.get_dataset(
+    "transformers-ir:beir/scifact/test")`` is :func:`get_dataset` (the offline cache, Cranfield's graded labels,
+    the TREC DL topics and qrels)."""
+
+    def get_dataset(self, name: str) -> pt.datasets.Dataset:
+        """The dataset :func:`get_dataset` gives for ``name``.
+
+        Args:
+            name: an ir_datasets id, with or without ``irds:``.
+
+        Returns:
+            The dataset.
+
+        Raises:
+            DatasetUnavailable: unknown, or neither offline nor downloadable.
+        """
+        return get_dataset(name)
+
+    def list_dataset_names(self) -> list[str]:
+        """The ids served from the offline data folder (any other ir_datasets id works too, downloaded).
+
+        Returns:
+            The ids.
+        """
+        return sorted({*COLLECTIONS, *TOPICS_QRELS_FILES})

@@ -23,6 +23,12 @@ class JoinFields(pt.Transformer):
         extra = [f for f in self.fields if f != self.text_field]
         return inp.drop(columns=extra).assign(**{self.text_field: joined})
 
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and (other.fields, other.text_field) == (self.fields, self.text_field)
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.fields), self.text_field))
+
     def __repr__(self) -> str:
         return f"JoinFields({self.fields!r})"
 

@@ -47,14 +47,16 @@ def qps(seconds: float, n_queries: int) -> float:
 
 
 def pipeline_parts(transformer) -> list:
-    """The transformers a pipeline is made of (PyTerrier's Compose and its own wrappers opened)."""
-    inner = getattr(transformer, "_transformers", None)
-    if inner is not None:
-        return [p for t in inner for p in pipeline_parts(t)]
-    for attr in ("transformer", "retriever", "scorer"):  # caches, guards and sanitisers around a stage
-        wrapped = getattr(transformer, attr, None)
-        if isinstance(wrapped, pt.Transformer) and wrapped is not transformer:
-            return [transformer, *pipeline_parts(wrapped)]
+    """The transformers a pipeline is made of: PyTerrier's ``>>`` opened, and so is every wrapper of one stage
+    (a cache, a query guard, a cut-off: a transformer whose only subtransformer, as ``pt.inspect`` finds them,
+    is one transformer). Transformers combining several (fusion) are not opened: their systems' figures are
+    not theirs."""
+    inner = pt.inspect.subtransformers(transformer)
+    if isinstance(transformer, pt.Compose):
+        return [p for t in inner["transformers"] for p in pipeline_parts(t)]
+    wrapped = list(inner.values())
+    if len(wrapped) == 1 and isinstance(wrapped[0], pt.Transformer) and wrapped[0] is not transformer:
+        return [transformer, *pipeline_parts(wrapped[0])]
     return [transformer]
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import ir_measures
 
-from transformers_ir._errors import UsageError
+from transformers_ir.errors import PipelineFileError, UsageError
 from transformers_ir.registry import CUTOFF_KEY, registry
 from transformers_ir.training import parse_training_config
 
@@ -69,13 +69,6 @@ class PipelineSpec:
     test: str = "t"
 
 
-class PipelineFileError(UsageError):
-    """A problem in a pipeline file: the message names the file, the line where known, and the fix."""
-
-    def __init__(self, path: Path, message: str, line: int | None = None):
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {message}")
-        self.path, self.line = path, line
 
 
 class _Lines:

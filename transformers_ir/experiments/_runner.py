@@ -10,10 +10,10 @@ import pandas as pd
 import pyterrier as pt
 
 from transformers_ir import training
-from transformers_ir._errors import TransformersIRError, UsageError
 from transformers_ir._ranking import check_finite, check_unique, evaluation_frame, rank_results
 from transformers_ir.caching import cache_key, canonical
 from transformers_ir.data import get_dataset
+from transformers_ir.errors import TransformersIRError, UsageError
 from transformers_ir.experiments._cache import StageCaches, default_root, stage_id, stage_label, with_cutoff
 from transformers_ir.experiments._efficiency import StageTiming, qps, sparsity
 from transformers_ir.experiments._pipeline_file import (

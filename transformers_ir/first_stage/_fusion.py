@@ -57,6 +57,16 @@ class Fusion(pt.Transformer):
         runs = [system(queries) for system in self.systems]
         return fuse(runs, queries, method=self.method, k=self.k, weights=self.weights, num_results=self.num_results)
 
+    def _config(self) -> tuple:
+        return (tuple(self.systems), self.method, self.k, None if self.weights is None else tuple(self.weights),
+                self.num_results)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._config() == self._config()
+
+    def __hash__(self) -> int:
+        return hash(self._config())
+
     def __repr__(self) -> str:
         args = [f"[{', '.join(map(repr, self.systems))}]", f"method={self.method!r}"]
         if self.method == "rrf" and self.k != 60.0:

@@ -15,7 +15,8 @@ __all__ = [
     "toks_matrix"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
-    "._artifact": ["CorruptIndex", "IndexArtifact"],
+    "._artifact": ["IndexArtifact"],
+    "transformers_ir.errors": ["CorruptIndex"],
     "._corpus": ["CorpusGuard"],
     "._engines": ["ExactSparseIndex", "PisaSparseIndex", "TerrierSparseIndex", "pisa_term", "sparse_index"],
     "._pisa": ["PisaIndex"],

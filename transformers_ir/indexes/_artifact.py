@@ -17,9 +17,9 @@ from pathlib import Path
 import pyterrier as pt
 
 from transformers_ir._atomic import atomic_dir
-from transformers_ir._errors import TransformersIRError
 from transformers_ir._identity import file_hash
 from transformers_ir._version import __version__
+from transformers_ir.errors import CorruptIndex
 
 MARKER = "transformers_ir.json"
 #: PyTerrier's artifact metadata file (what ``pt.Artifact.load`` reads to find the class).
@@ -30,8 +30,6 @@ ARTIFACT_TYPE = "sparse_index"
 CHECKSUM_MAX_BYTES = 8 << 20
 
 
-class CorruptIndex(TransformersIRError):
-    """A built index whose files no longer match the sizes or checksums recorded when it was built."""
 
 
 def file_table(root: Path) -> dict[str, dict]:

@@ -76,5 +76,11 @@ class QueryGuard(pt.Transformer):
         fused = getattr(self.retriever, "fuse_rank_cutoff", lambda k: None)(k)
         return QueryGuard(fused, clean=self.clean) if fused is not None else None
 
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and (other.retriever, other.clean) == (self.retriever, self.clean)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.retriever, self.clean))
+
     def __repr__(self) -> str:
         return f"QueryGuard({self.retriever!r}, clean={self.clean.__name__})"

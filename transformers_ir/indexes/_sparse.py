@@ -151,6 +151,13 @@ class SparseIndexer(pt.Indexer):
     def index(self, iter_dict: Iterable[dict]) -> SparseIndex:
         return self.sparse_index.build(iter_dict, overwrite=self.overwrite, verbose=self.verbose)
 
+    def __eq__(self, other) -> bool:
+        same = (other.sparse_index, other.overwrite) == (self.sparse_index, self.overwrite)
+        return type(other) is type(self) and same
+
+    def __hash__(self) -> int:
+        return hash((self.sparse_index, self.overwrite))
+
     def __repr__(self) -> str:
         return f"{self.sparse_index!r}.indexer(overwrite={self.overwrite!r})"
 

@@ -17,7 +17,8 @@ __all__ = [
     "read_teacher_scores", "read_triples", "train", "trained_model_path", "training_summary", "write_teacher_scores"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
-    "._config": ["ConfigError", "TrainingSpec", "parse_training_config"],
+    "._config": ["TrainingSpec", "parse_training_config"],
+    "transformers_ir.errors": ["ConfigError"],
     "._data": ["DataReport", "Group", "GroupDataset", "TrainingGroup", "build_groups", "read_triples"],
     "._dataset": ["build_dataset"],
     "._families": ["load_family"],

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Literal
 
 from transformers_ir import _checkpoint, _paths
-from transformers_ir._errors import UsageError
 from transformers_ir._identity import file_hash, json_hash, weights_hash
+from transformers_ir.errors import ConfigError
 from transformers_ir.registry import describe, fits
 from transformers_ir.training._tables import LOSSES, RERANKER_FAMILIES, Distillation, Family, losses_for
 
@@ -48,8 +48,6 @@ MODEL_DIR = "model"
 SUMMARY = "training.json"
 
 
-class ConfigError(UsageError):
-    """A problem in a training config; the message names the file, the key and the fix (exit 2)."""
 
 
 @dataclass

@@ -20,9 +20,9 @@ import pandas as pd
 import pyterrier as pt
 import torch
 
-from transformers_ir._errors import UsageError
 from transformers_ir._ranking import rank_results
 from transformers_ir.data import text_loader
+from transformers_ir.errors import UsageError
 
 _log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from transformers_ir import _paths
-from transformers_ir._errors import UsageError
 from transformers_ir._identity import json_hash
 from transformers_ir.data import get_dataset
+from transformers_ir.errors import UsageError
 from transformers_ir.registry import CUTOFF_KEY, Context, registry
 from transformers_ir.training._config import TrainingSpec
 from transformers_ir.training._data import (

@@ -2,7 +2,7 @@
 (:data:`transformers_ir.training._tables.FAMILIES`): each family's own ``from_pretrained``."""
 from __future__ import annotations
 
-from transformers_ir._errors import UsageError
+from transformers_ir.errors import UsageError
 from transformers_ir.training._config import TrainingSpec
 from transformers_ir.training._tables import FAMILIES, RERANKER_FAMILIES
 

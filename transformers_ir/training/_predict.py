@@ -7,8 +7,8 @@ from pathlib import Path
 import pyterrier as pt
 
 from transformers_ir import first_stage
-from transformers_ir._errors import UsageError
 from transformers_ir.data import get_dataset
+from transformers_ir.errors import UsageError
 from transformers_ir.training._config import parse_training_config
 from transformers_ir.training._families import load_reranker
 from transformers_ir.training._teacher import pairs_to_score, score_with_teacher, write_teacher_scores

@@ -12,10 +12,10 @@ import pyterrier as pt
 
 from transformers_ir import _checkpoint
 from transformers_ir._atomic import atomic_file
-from transformers_ir._errors import UsageError
 from transformers_ir._identity import weights_hash
 from transformers_ir._ranking import rank_results
 from transformers_ir.data import text_loader
+from transformers_ir.errors import UsageError
 
 
 def pairs_to_score(run: pd.DataFrame, topics: pd.DataFrame, qrels: pd.DataFrame | None = None, *,

@@ -1,0 +1,86 @@
+"""The errors transformers-ir raises on problems the user can fix. Each message names the problem and the fix.
+
+Every error is a :class:`TransformersIRError` (the CLI reports it without a traceback and exits with its
+``exit_code``) and also the built-in exception it is a kind of, so code that catches ``ValueError`` or
+``OSError`` keeps working:
+
+| error | also a | raised for |
+|---|---|---|
+| :class:`UsageError` | ``ValueError`` | bad command-line arguments, pipeline files or configs (exit 2) |
+| :class:`PipelineFileError` | ``ValueError`` | a problem in a pipeline file, with its line |
+| :class:`ConfigError` | ``ValueError`` | a problem in a training config, with its key |
+| :class:`DatasetUnavailable` | ``LookupError`` | a dataset neither offline nor downloadable, or an unknown id |
+| :class:`RankingError` | ``ValueError`` | NaN/infinite scores, a (qid, docno) pair ranked twice |
+| :class:`CorruptIndex` | ``RuntimeError`` | an index whose files changed since it was built |
+| :class:`CacheMismatch` | ``RuntimeError`` | a cache folder of another configuration, version or tool |
+| :class:`CacheWriteError` | ``OSError`` | a cache that could not be read or written (disk full, permissions) |
+| :class:`UnsafeArchive` | ``ValueError`` | an archive member that would land outside its folder, or a link |
+| :class:`UnsafeWeights` | ``ValueError`` | weights that cannot be loaded without running code |
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TransformersIRError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback by the CLI (exit 1)."""
+
+    exit_code = 1
+
+
+class UsageError(TransformersIRError, ValueError):
+    """Bad command-line arguments or a bad pipeline/config file (exit 2)."""
+
+    exit_code = 2
+
+
+class PipelineFileError(UsageError):
+    """A problem in a pipeline file: the message names the file, the line where known, and the fix.
+
+    Args:
+        path: the pipeline file.
+        message: what is wrong and how to fix it.
+        line: the line it was found on (1-based), when known.
+    """
+
+    def __init__(self, path: Path, message: str, line: int | None = None):
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path, self.line = path, line
+
+
+class ConfigError(UsageError):
+    """A problem in a training config; the message names the file, the key and the fix (exit 2)."""
+
+
+class DatasetUnavailable(TransformersIRError, LookupError):
+    """A dataset that is neither in the offline data folder nor downloadable, or an id ir_datasets does not know."""
+
+
+class RankingError(TransformersIRError, ValueError):
+    """Scores or rows that cannot be ranked or evaluated correctly (NaN/inf scores, a pair ranked twice)."""
+
+
+class CorruptIndex(TransformersIRError, RuntimeError):
+    """A built index whose files no longer match the sizes or checksums recorded when it was built."""
+
+
+class CacheMismatch(TransformersIRError, RuntimeError):
+    """A cache folder that belongs to another configuration, another version or no cache at all."""
+
+
+class CacheWriteError(TransformersIRError, OSError):
+    """The cache could not be read or written (disk full, permissions); the batch was not kept."""
+
+
+class UnsafeArchive(TransformersIRError, ValueError):
+    """An archive member would land outside the destination, or is a link or device: nothing was extracted."""
+
+
+class UnsafeWeights(TransformersIRError, ValueError):
+    """Weights that cannot be loaded without running code: pickled objects, or a torch too old to refuse them."""
+
+
+__all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptIndex", "DatasetUnavailable",
+           "PipelineFileError", "RankingError", "TransformersIRError", "UnsafeArchive", "UnsafeWeights",
+           "UsageError"]
