@@ -9,15 +9,9 @@ import pyterrier as pt
 import pytest
 from transformers import AutoModel, AutoTokenizer, T5EncoderModel, T5ForConditionalGeneration
 
+from transformers_ir import cross_encoders as ce_family
 from transformers_ir.caching import EncoderCache, RetrieverCache, ScorerCache
-from transformers_ir.cross_encoders import (
-    BertCat,
-    BertCatModel,
-    CrossEncoder,
-    MonoT5,
-    RankT5Encoder,
-    RankT5EncoderModel,
-)
+from transformers_ir.cross_encoders import CrossEncoder
 from transformers_ir.data import JoinFields
 from transformers_ir.first_stage import Fusion
 from transformers_ir.indexes import PisaIndex, QueryGuard, sparse_index
@@ -44,12 +38,12 @@ def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path,
     ce = CrossEncoder.from_pretrained(tiny_classifier_path, batch_size=4, query_max_length=16, max_length=64)
     return {
         "cross-encoder": lambda: ce,
-        "bert-cat": lambda: BertCat(BertCatModel(AutoModel.from_pretrained(tiny_distilbert_path)),
-                                    AutoTokenizer.from_pretrained(tiny_distilbert_path), normalise="sigmoid"),
-        "rankt5": lambda: RankT5Encoder(RankT5EncoderModel(T5EncoderModel.from_pretrained(tiny_t5_path),
-                                                           head="linear-layernorm-linear"), t5_tokenizer),
-        "monot5": lambda: MonoT5(T5ForConditionalGeneration.from_pretrained(tiny_t5_path), t5_tokenizer,
-                                 query_max_length=8),
+        "bert-cat": lambda: ce_family.BertCat(ce_family.BertCatModel(AutoModel.from_pretrained(tiny_distilbert_path)),
+                                              AutoTokenizer.from_pretrained(tiny_distilbert_path), normalise="sigmoid"),
+        "rankt5": lambda: ce_family.RankT5Encoder(ce_family.RankT5EncoderModel(
+            T5EncoderModel.from_pretrained(tiny_t5_path), head="linear-layernorm-linear"), t5_tokenizer),
+        "monot5": lambda: ce_family.MonoT5(T5ForConditionalGeneration.from_pretrained(tiny_t5_path), t5_tokenizer,
+                                           query_max_length=8),
         "splade-query-encoder": lambda: splade.query_encoder(batch_size=2),
         "splade-doc-encoder": lambda: splade.doc_encoder(text_field="body"),
         "splade-scorer": lambda: splade.scorer(text_loader=JoinFields(["title", "text"])),

@@ -21,7 +21,17 @@ MODEL_ALIASES: dict[str, tuple[str, str, str]] = {
 
 
 def alias_path(alias: str) -> Path:
-    """The local folder of an offline alias; a clear error when its package is not installed."""
+    """The local folder of an offline alias.
+
+    Args:
+        alias: a key of :data:`MODEL_ALIASES`.
+
+    Returns:
+        The model folder inside the installed package.
+
+    Raises:
+        FileNotFoundError: the package is not installed, or its folder holds no model (the message names the fix).
+    """
     module, folder, package = MODEL_ALIASES[alias]
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
@@ -36,5 +46,15 @@ def alias_path(alias: str) -> Path:
 
 
 def resolve_model(name_or_path: str) -> str:
-    """An offline alias becomes its folder; anything else (hub name, local path) is returned as it is."""
+    """An offline alias becomes its folder; anything else (hub name, local path) is returned as it is.
+
+    Args:
+        name_or_path: an alias, a hub name or a path.
+
+    Returns:
+        What ``from_pretrained`` is given.
+    """
     return str(alias_path(name_or_path)) if name_or_path in MODEL_ALIASES else name_or_path
+
+
+__all__ = ["MODEL_ALIASES", "alias_path", "resolve_model"]

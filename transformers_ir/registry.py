@@ -48,7 +48,13 @@ class Context:
 
 @dataclass(frozen=True)
 class Component:
-    """A registered factory: its name in pipeline files, the function, and the first line of its docstring."""
+    """A registered factory.
+
+    Attributes:
+        name: its name in pipeline files.
+        factory: the function ``(ctx, **params) -> pt.Transformer``.
+        summary: the first line of its docstring (what ``transformers-ir components`` prints).
+    """
 
     name: str
     factory: Callable[..., pt.Transformer]
@@ -202,3 +208,7 @@ def describe(hint) -> str:
     if origin is not None and typing.get_args(hint):
         return " or ".join(describe(a) for a in typing.get_args(hint))
     return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
+
+
+__all__ = ["COMPONENTS_PACKAGE", "CUTOFF_KEY", "Component", "Context", "component", "describe", "fits",
+           "parameter_hints", "registry"]

@@ -41,6 +41,12 @@ def cache_key(transformer: pt.Transformer) -> dict | None:
 
     Uses ``transformer.cache_key()`` when defined (returning None opts out of caching); composed pipelines are
     described stage by stage.
+
+    Args:
+        transformer: any transformer.
+
+    Returns:
+        The key, or None when the transformer cannot be identified (then it is not cached).
     """
     own = getattr(transformer, "cache_key", None)
     if callable(own):
@@ -97,13 +103,27 @@ def _class_name(obj) -> str:
 
 
 def canonical(key: dict) -> str:
-    """A stable text of a key (sorted keys, no spaces), what is hashed and stored."""
+    """A stable text of a key (sorted keys, no spaces), what is hashed and stored.
+
+    Args:
+        key: a JSON-able dict (other values are written as ``str``).
+
+    Returns:
+        The text.
+    """
     return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def key_hash(key: dict) -> str:
     """SHA-256 of :func:`canonical` (the compact text, not :func:`transformers_ir._identity.json_hash`'s: cache
-    folders are named by it, and the caches already written keep their names)."""
+    folders are named by it, and the caches already written keep their names).
+
+    Args:
+        key: a JSON-able dict.
+
+    Returns:
+        The hex digest.
+    """
     return hashlib.sha256(canonical(key).encode()).hexdigest()
 
 

@@ -145,6 +145,7 @@ class KeyedCache(pt.Transformer):
         return len(inp)
 
     def close(self) -> None:
+        """Close the store underneath (the cache is also a context manager)."""
         self.store.close()
 
     def __enter__(self):

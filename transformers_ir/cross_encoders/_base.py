@@ -32,6 +32,8 @@ class Reranker(pt.Transformer):
 
     Subclasses set :attr:`SCORE_KIND` and :attr:`ARCHITECTURE`, and implement :meth:`_score` (and
     :meth:`_layout` when the pair is not laid out by the tokenizer's own template).
+
+    Args: as :class:`~transformers_ir.cross_encoders.CrossEncoder`, the first subclass, documents them.
     """
 
     #: What a raw score means: ``'logit'`` (a real number, sigmoid gives the model's probability for classifiers

@@ -18,7 +18,11 @@ from transformers_ir.models import resolve_model
 class BertCatModel(nn.Module):
     """The BERT_Cat network, with the published parameter names: the encoder under ``bert_model``, the head as
     ``_classification_layer`` (so ``sebastian-hofstaetter/distilbert-cat-margin_mse-T2-msmarco`` loads as it is).
-    ``forward`` returns one score per pair."""
+    ``forward`` returns one score per pair.
+
+    Args:
+        bert_model: the (Distil)BERT encoder (``AutoModel``).
+    """
 
     def __init__(self, bert_model: nn.Module):
         super().__init__()

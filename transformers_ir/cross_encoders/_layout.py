@@ -17,7 +17,13 @@ import torch
 
 @dataclass(frozen=True)
 class PairLayout:
-    """Constant token ids around the query and the document, with their token type ids."""
+    """Constant token ids around the query and the document, with their token type ids.
+
+    Attributes:
+        prefix, middle, suffix: the ids before the query, between query and document, after the document.
+        prefix_types, middle_types, suffix_types: their token type ids.
+        query_type, doc_type: the token type of the query's and the document's tokens.
+    """
 
     prefix: tuple[int, ...]
     middle: tuple[int, ...]

@@ -20,7 +20,12 @@ class RankT5EncoderModel(nn.Module):
     """The RankT5 encoder network. Parameters: the T5 encoder under ``model``; the head ``dense`` (the paper:
     ``linear = Linear(d_model, 1)``) or ``linear-layernorm-linear`` (naver/trecdl22-crossencoder-rankT53b-repro:
     ``first_transform = Linear(d, d)`` then ``layer_norm = LayerNorm(d, eps=1e-12)`` then ``linear = Linear(d, 1)``,
-    no non-linearity). ``forward`` returns one score per pair."""
+    no non-linearity). ``forward`` returns one score per pair.
+
+    Args:
+        model: the T5 encoder (``T5EncoderModel``).
+        head: ``'dense'`` or ``'linear-layernorm-linear'``.
+    """
 
     def __init__(self, model: nn.Module, *, head: Head = "dense"):
         super().__init__()

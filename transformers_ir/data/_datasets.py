@@ -182,7 +182,14 @@ class OfflineDataset(pt.datasets.Dataset):
 
 
 class TopicsQrelsDataset(pt.datasets.Dataset):
-    """A dataset of topics and qrels read from files, with no corpus (e.g. TREC DL without MS MARCO passages)."""
+    """A dataset of topics and qrels read from files, with no corpus (e.g. TREC DL without MS MARCO passages).
+
+    Args:
+        name: its id (``irds:...``).
+        topics_path: a single-line topics file.
+        qrels_path: a TREC qrels file.
+        judged_only: keep only the topics with judgments.
+    """
 
     def __init__(self, name: str, topics_path: Path, qrels_path: Path, *, judged_only: bool = False):
         self.name = name
@@ -206,6 +213,7 @@ class TopicsQrelsDataset(pt.datasets.Dataset):
         )
 
     def text_fields(self) -> list[str]:
+        """No document fields: there are no documents."""
         return []
 
     def __repr__(self) -> str:
@@ -236,6 +244,9 @@ def get_dataset(name: str) -> pt.datasets.Dataset:
     Args:
         name: ``'irds:vaswani'``, ``'irds:cranfield'``, ``'irds:beir/scifact/test'``, ``'irds:beir/scifact/train'``,
             ``'irds:msmarco-passage/trec-dl-2019/judged'``, ... (the ``irds:`` prefix is optional).
+
+    Returns:
+        An :class:`OfflineDataset`, or a :class:`TopicsQrelsDataset` for the topics-and-qrels-only ids.
 
     Raises:
         DatasetUnavailable: an unknown id, or one neither in the data folder nor downloadable.

@@ -110,6 +110,11 @@ def collection_for(irds_id: str) -> OfflineCollection | None:
 def prepare_collection(irds_id: str, data_dir: Path | None = None, home: Path | None = None) -> str:
     """Fill ir_datasets' cache for one id if the data folder has it.
 
+    Args:
+        irds_id: the ir_datasets id (``beir/scifact/test`` is served by the ``beir/scifact`` collection).
+        data_dir: the offline data folder (default: :func:`transformers_ir._paths.data_dir`).
+        home: ir_datasets' cache (default: :func:`transformers_ir._paths.irds_home`).
+
     Returns:
         ``'cached'`` (already there), ``'prepared'`` (written now) or ``'unavailable'`` (not in the data folder,
         or not an offline collection: ir_datasets will try its normal download).
@@ -128,5 +133,13 @@ def prepare_collection(irds_id: str, data_dir: Path | None = None, home: Path | 
 
 
 def prepare_all(data_dir: Path | None = None, home: Path | None = None) -> dict[str, str]:
-    """Fill ir_datasets' cache for every offline collection the data folder holds."""
+    """Fill ir_datasets' cache for every offline collection the data folder holds.
+
+    Args:
+        data_dir: the offline data folder (default: :func:`transformers_ir._paths.data_dir`).
+        home: ir_datasets' cache (default: :func:`transformers_ir._paths.irds_home`).
+
+    Returns:
+        ``{collection: 'cached' | 'prepared' | 'unavailable'}`` (see :func:`prepare_collection`).
+    """
     return {name: prepare_collection(name, data_dir, home) for name in COLLECTIONS}

@@ -7,7 +7,12 @@ import pyterrier as pt
 
 class JoinFields(pt.Transformer):
     """Join several text columns into one (``title`` + ' ' + ``text`` for BEIR, as ir_datasets' default_text),
-    dropping the parts. Rows keep every other column."""
+    dropping the parts. Rows keep every other column.
+
+    Args:
+        fields: the columns to join, in order.
+        text_field: the column that receives the joined text.
+    """
 
     def __init__(self, fields: list[str], *, text_field: str = "text"):
         self.fields = list(fields)
@@ -39,6 +44,16 @@ def text_loader(dataset, *, text_field: str = "text") -> pt.Transformer:
     Example::
 
         bm25 % 100 >> text_loader(dataset) >> reranker
+
+    Args:
+        dataset: a dataset whose ``text_fields()`` name the fields (else ``text_field`` alone is fetched).
+        text_field: the column the re-rankers read.
+
+    Returns:
+        The transformer adding ``text_field`` to a result frame.
+
+    Raises:
+        ValueError: the dataset has no document texts.
     """
     fields = dataset.text_fields() if hasattr(dataset, "text_fields") else [text_field]
     if not fields:

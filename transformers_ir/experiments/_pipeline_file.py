@@ -56,6 +56,19 @@ class SystemSpec:
 
 @dataclass
 class PipelineSpec:
+    """A checked pipeline file (what :func:`parse_pipeline` returns).
+
+    Attributes:
+        path: the file.
+        name: its ``name`` (default: the file's stem).
+        topics, qrels, corpus: the dataset ids (qrels and corpus default to the topics').
+        metrics: the ir_measures names as written; ``measures`` the parsed measures.
+        systems: the systems, each a tuple of stages.
+        baseline: the system the others are tested against (None: no tests).
+        correction: the multiple-testing correction (statsmodels' name, or ``"none"``).
+        test: ``"t"`` (paired t-test) or ``"wilcoxon"``.
+    """
+
     path: Path
     name: str
     topics: str
@@ -110,7 +123,18 @@ def _check_train_config(path: Path, value, component, params: dict, fail, start:
 
 
 def parse_pipeline(path: str | Path) -> PipelineSpec:
-    """Read and check a pipeline file against the registry; raise :class:`PipelineFileError` on any problem."""
+    """Read and check a pipeline file against the registry.
+
+    Args:
+        path: the ``.toml`` file.
+
+    Returns:
+        The checked specification.
+
+    Raises:
+        UsageError: the file does not exist.
+        PipelineFileError: any problem in it (the message names the line and the fix).
+    """
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"pipeline file {path} does not exist: give the path of a .toml file (see pipelines/)")

@@ -18,7 +18,15 @@ from transformers_ir.experiments._runner import ExperimentResult
 def format_table(result: ExperimentResult, digits: int = 4) -> str:
     """The printed table: each metric in the order written in the pipeline file, with the baseline comparison
     as ``<metric> p`` (corrected p-value; ``*`` marks a significant difference), then the other columns
-    (efficiency). ``table.csv`` keeps every column pt.Experiment gives (wins, losses, raw p-values)."""
+    (efficiency). ``table.csv`` keeps every column pt.Experiment gives (wins, losses, raw p-values).
+
+    Args:
+        result: what :func:`run_experiment` returned.
+        digits: decimals shown.
+
+    Returns:
+        The table as Markdown.
+    """
     table = result.table
     shown = {"name": table["name"]}
     for measure in map(str, result.spec.measures):
@@ -37,7 +45,14 @@ def format_table(result: ExperimentResult, digits: int = 4) -> str:
 
 def summary(result: ExperimentResult) -> dict:
     """The ``--json`` object: dataset and each system's metrics as written in the pipeline file, with its
-    efficiency (``qps``, ``ms_per_query``, ``stages``; ``query_nnz``/``doc_nnz`` for sparse systems)."""
+    efficiency (``qps``, ``ms_per_query``, ``stages``; ``query_nnz``/``doc_nnz`` for sparse systems).
+
+    Args:
+        result: what :func:`run_experiment` returned.
+
+    Returns:
+        ``{"dataset": ..., "systems": [...]}``.
+    """
     n_queries = len(result.topics)
     systems = []
     for entry, run in zip(result.metrics_by_system(), result.runs):
@@ -47,7 +62,13 @@ def summary(result: ExperimentResult) -> dict:
 
 
 def plot_deltas(result: ExperimentResult, measure, path: Path) -> None:
-    """Per-query difference of each system to the baseline on one measure, sorted, one panel per system."""
+    """Per-query difference of each system to the baseline on one measure, sorted, one panel per system.
+
+    Args:
+        result: what :func:`run_experiment` returned (with a baseline).
+        measure: one of its measures.
+        path: the PNG to write.
+    """
     pq = result.perquery[result.perquery["measure"] == str(measure)]
     values = pq.pivot_table(index="qid", columns="name", values="value")
     others = [r.name for r in result.runs if r.name != result.spec.baseline]
@@ -69,7 +90,15 @@ def plot_deltas(result: ExperimentResult, measure, path: Path) -> None:
 def write_outputs(result: ExperimentResult, out: str | Path) -> Path:
     """Write everything into ``out`` as one unit: a temporary folder renamed into place when complete, so an
     interrupted run leaves the previous ``out`` (or none), never a half-written one. ``manifest.json`` records
-    what is needed to regenerate the results."""
+    what is needed to regenerate the results.
+
+    Args:
+        result: what :func:`run_experiment` returned.
+        out: the folder (replaced when it exists).
+
+    Returns:
+        ``out``.
+    """
     out = Path(out)
     with atomic_dir(out, overwrite=True) as tmp:
         result.table.to_csv(tmp / "table.csv", index=False)

@@ -42,6 +42,16 @@ class SystemRun:
 
 @dataclass
 class ExperimentResult:
+    """What a run of a pipeline file gives.
+
+    Attributes:
+        spec: the pipeline file.
+        topics, qrels: the evaluation data.
+        runs: each system's results, timings and stages.
+        table: ``pt.Experiment``'s table with the efficiency columns.
+        perquery: ``pt.Experiment(perquery=True)``'s frame (``name, qid, measure, value``).
+    """
+
     spec: PipelineSpec
     topics: pd.DataFrame
     qrels: pd.DataFrame
@@ -116,6 +126,16 @@ class RunOf(pt.Transformer):
 
 
 def build_system(spec: SystemSpec, ctx: Context, pipeline_path: Path) -> pt.Transformer:
+    """One system of a pipeline file as a PyTerrier pipeline (its stages composed with ``>>``, cut-offs applied).
+
+    Args:
+        spec: the system.
+        ctx: the dataset and the systems built so far.
+        pipeline_path: the pipeline file (for error messages).
+
+    Returns:
+        The pipeline.
+    """
     return compose(spec, build_stages(spec, ctx, pipeline_path))
 
 
@@ -201,6 +221,15 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cac
     Systems sharing their first stages (same components, same parameters) run those stages once. With
     ``cache``, each stage's output is also kept on disk, keyed on its configuration (model weights included),
     under ``cache_dir`` (default ``$TRANSFORMERS_IR_HOME/caches``): a second run re-computes nothing.
+
+    Args:
+        spec: a pipeline file, or what :func:`parse_pipeline` gave.
+        verbose: show progress.
+        cache: keep and reuse each stage's output on disk.
+        cache_dir: the caches' folder.
+
+    Returns:
+        The results, tables and timings.
     """
     if not isinstance(spec, PipelineSpec):
         spec = parse_pipeline(spec)

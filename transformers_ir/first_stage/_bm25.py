@@ -28,6 +28,15 @@ def dataset_index(dataset, engine: Engine = "pisa", *, root: str | Path | None =
 
     Indexes live in ``<root>/<corpus id>/<engine>`` (root defaults to ``$TRANSFORMERS_IR_HOME/indexes``).
     A folder left by an interrupted build (no completion marker) is detected, removed and rebuilt.
+
+    Args:
+        dataset: the dataset whose corpus is indexed (datasets sharing a corpus share the index).
+        engine: ``'pisa'`` or ``'terrier'``.
+        root: the folder of the indexes.
+        verbose: show progress while building.
+
+    Returns:
+        The :class:`~transformers_ir.indexes.PisaIndex` or :class:`~transformers_ir.indexes.TerrierIndex`.
     """
     path = Path(root or _paths.index_dir()) / _paths.slug(corpus_id(dataset)) / engine
     index = _new_index(engine, path)
@@ -58,6 +67,17 @@ def bm25(
 
         dataset = transformers_ir.data.get_dataset('irds:beir/scifact/test')
         pipeline = bm25(dataset, engine='pisa') % 100 >> text_loader(dataset) >> reranker
+
+    Args:
+        dataset: the dataset whose corpus is searched (indexed on first use, see :func:`dataset_index`).
+        engine: ``'pisa'`` (no Java) or ``'terrier'``.
+        k1: BM25's term-frequency saturation (default: the engine's).
+        b: BM25's length normalisation (default: the engine's).
+        num_results: results per query.
+        verbose: show progress.
+
+    Returns:
+        The retriever (queries in, ranked results out).
     """
     index = dataset_index(dataset, engine, verbose=verbose)
     kwargs = {k: v for k, v in {"k1": k1, "b": b}.items() if v is not None}
@@ -66,6 +86,17 @@ def bm25(
 
 def terrier(dataset, *, wmodel: str = "BM25", num_results: int = 1000, controls: dict | None = None,
             verbose: bool = False) -> pt.Transformer:
-    """Any Terrier weighting model (``'TF_IDF'``, ``'DPH'``, ``'PL2'``, ...) over the dataset's Terrier index."""
+    """Any Terrier weighting model (``'TF_IDF'``, ``'DPH'``, ``'PL2'``, ...) over the dataset's Terrier index.
+
+    Args:
+        dataset: the dataset whose corpus is searched (indexed on first use).
+        wmodel: Terrier's weighting model.
+        num_results: results per query.
+        controls: Terrier controls (e.g. ``{"c": 0.5}``).
+        verbose: show progress.
+
+    Returns:
+        The retriever.
+    """
     index = dataset_index(dataset, "terrier", verbose=verbose)
     return index.retriever(wmodel, num_results=num_results, controls=controls, verbose=verbose)

@@ -78,7 +78,19 @@ class Fusion(pt.Transformer):
 
 def fuse(runs: Sequence[pd.DataFrame], queries: pd.DataFrame, *, method: Method = "rrf", k: float = 60.0,
          weights: Sequence[float] | None = None, num_results: int = 1000) -> pd.DataFrame:
-    """Fuse result frames (``qid, docno, score``) of the same queries; the queries' columns are kept."""
+    """Fuse result frames (``qid, docno, score``) of the same queries; the queries' columns are kept.
+
+    Args:
+        runs: one result frame per system.
+        queries: the queries (their columns are kept in the output).
+        method: ``'rrf'`` or ``'interpolate'`` (min-max normalised scores, :func:`transformers_ir._ranking.minmax`).
+        k: RRF's constant.
+        weights: one per run (default: equal).
+        num_results: results kept per query.
+
+    Returns:
+        The fused result frame, ranked.
+    """
     weights = [1.0] * len(runs) if weights is None else list(weights)
     parts = []
     for run, weight in zip(runs, weights):
@@ -104,7 +116,21 @@ def tune_interpolation(runs: Sequence[pd.DataFrame], topics: pd.DataFrame, qrels
                        metric="nDCG@10", grid: Sequence[float] = tuple(np.round(np.arange(0.0, 1.01, 0.05), 2))
                        ) -> tuple[list[float], float]:
     """Best interpolation weights for two runs (``[w, 1 - w]`` for ``w`` in ``grid``) on training queries and
-    their qrels; returns ``(weights, metric value)``. Runs are computed once, outside."""
+    their qrels. Runs are computed once, outside.
+
+    Args:
+        runs: the two systems' result frames on the training queries.
+        topics: those queries.
+        qrels: their judgments.
+        metric: the measure to maximise (an ir_measures name or measure).
+        grid: the weights ``w`` tried for the first run.
+
+    Returns:
+        ``(weights, metric value)`` of the best ``w``.
+
+    Raises:
+        ValueError: not exactly two runs.
+    """
     if len(runs) != 2:
         raise ValueError("tune_interpolation tunes two runs; fuse more with equal weights or RRF")
     measure = ir_measures.parse_measure(metric) if isinstance(metric, str) else metric

@@ -80,6 +80,11 @@ class IndexArtifact(pt.Artifact):
 
     @property
     def metadata(self) -> dict:
+        """The completion marker's content (engine, documents, settings, build time, files).
+
+        Raises:
+            FileNotFoundError: no complete index here.
+        """
         try:
             return json.loads((self.path / MARKER).read_text())
         except FileNotFoundError:
@@ -99,6 +104,7 @@ class IndexArtifact(pt.Artifact):
         return meta
 
     def built(self) -> bool:
+        """Whether a complete index is here (its marker, written last, exists)."""
         return (self.path / MARKER).is_file()
 
     def incomplete(self) -> bool:
@@ -106,6 +112,7 @@ class IndexArtifact(pt.Artifact):
         return self.path.exists() and not self.built()
 
     def num_docs(self) -> int:
+        """The number of documents indexed."""
         return int(self.metadata["num_docs"])
 
     def _build(self, docs, *, overwrite: bool, settings: dict) -> None:

@@ -25,7 +25,14 @@ SHARDS = "shards"  # folder of a sharded PISA index's parts
 
 def pisa_term(term: str) -> str:
     """The spelling of ``term`` in a PISA index: itself, or escaped when PISA would change or mis-store it
-    (upper-case ASCII, white space or control characters, which PISA's line-based lexicon cannot hold)."""
+    (upper-case ASCII, white space or control characters, which PISA's line-based lexicon cannot hold).
+
+    Args:
+        term: a vocabulary term.
+
+    Returns:
+        The term as stored and queried.
+    """
     if not term or term.startswith(_ESCAPE) or any(("A" <= c <= "Z") or c.isspace() or not c.isprintable()
                                                    for c in term):
         return _ESCAPE + term.encode("utf-8", "surrogatepass").hex()
@@ -256,7 +263,19 @@ _CLASSES = {"pisa": PisaSparseIndex, "terrier": TerrierSparseIndex, "exact": Exa
 
 
 def sparse_index(path: str | Path, engine: SparseEngine = "pisa", **kwargs) -> SparseIndex:
-    """The SPLADE index at ``path`` for an engine: ``'pisa'`` (default, no Java), ``'terrier'`` or ``'exact'``."""
+    """The SPLADE index at ``path`` for an engine: ``'pisa'`` (default, no Java), ``'terrier'`` or ``'exact'``.
+
+    Args:
+        path: the index folder (built or not).
+        engine: the engine.
+        **kwargs: the engine class's keywords (``scale``, ``threads``, ``shard_docs``, ...).
+
+    Returns:
+        A :class:`PisaSparseIndex`, :class:`TerrierSparseIndex` or :class:`ExactSparseIndex`.
+
+    Raises:
+        ValueError: an unknown engine.
+    """
     if engine not in _CLASSES:
         raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(SPARSE_ENGINES)}")
     return _CLASSES[engine](path, **kwargs)

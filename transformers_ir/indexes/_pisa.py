@@ -41,6 +41,19 @@ class PisaIndex(IndexArtifact):
         )
 
     def build(self, docs, *, fields: list[str] | tuple[str, ...] = ("text",), overwrite: bool = False) -> PisaIndex:
+        """Build the index from documents, atomically (see :class:`IndexArtifact`).
+
+        Args:
+            docs: dicts with ``docno`` and the ``fields``.
+            fields: the text fields indexed (joined).
+            overwrite: replace a built (or interrupted) index.
+
+        Returns:
+            This index, built.
+
+        Raises:
+            FileExistsError: an index (or an interrupted build) is there and ``overwrite`` is False.
+        """
         self._build(docs, overwrite=overwrite, settings={"fields": list(fields), "stemmer": self.stemmer})
         return self
 

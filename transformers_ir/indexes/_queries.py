@@ -73,6 +73,8 @@ class QueryGuard(pt.Transformer):
         return results.assign(query=pd.Series(query, index=results.index, dtype=original.dtype))
 
     def fuse_rank_cutoff(self, k: int):
+        """PyTerrier's ``% k`` folded into the engine (its ``num_results``), guarded the same way; None when the
+        engine cannot."""
         fused = getattr(self.retriever, "fuse_rank_cutoff", lambda k: None)(k)
         return QueryGuard(fused, clean=self.clean) if fused is not None else None
 

@@ -30,7 +30,15 @@ DF_FILE = "term_df.json"
 
 
 def quantise_toks(toks: dict, scale: float) -> dict[str, int]:
-    """``{term: round(weight * scale)}`` without the terms that round to 0."""
+    """``{term: round(weight * scale)}`` without the terms that round to 0.
+
+    Args:
+        toks: ``{term: weight}``.
+        scale: the quantisation scale.
+
+    Returns:
+        The integer impacts.
+    """
     if not toks:
         return {}
     ints = quantise(np.fromiter(toks.values(), dtype=np.float64, count=len(toks)), scale).tolist()
@@ -66,6 +74,16 @@ class SparseIndex(IndexArtifact):
         return SparseIndexer(self, overwrite=overwrite, verbose=verbose)
 
     def build(self, docs: Iterable[dict], *, overwrite: bool = False, verbose: bool = False) -> SparseIndex:
+        """Build the index from ``{docno, toks}`` documents, atomically (see :class:`IndexArtifact`).
+
+        Args:
+            docs: the documents (e.g. ``splade.doc_encoder().transform_iter(corpus)``).
+            overwrite: replace a built (or interrupted) index.
+            verbose: show progress.
+
+        Returns:
+            This index, built.
+        """
         if verbose:
             docs = pt.tqdm(docs, desc=f"{self.engine} indexing", unit="doc")
         # the base class writes these settings into the metadata after _build_into, which adds its counts
@@ -163,7 +181,13 @@ class SparseIndexer(pt.Indexer):
 
 
 class SparseRetriever(pt.Transformer):
-    """Base of the engines' retrievers: validation, quantisation of the queries, ranking, statistics."""
+    """Base of the engines' retrievers: validation, quantisation of the queries, ranking, statistics.
+
+    Args:
+        index: the built :class:`SparseIndex`.
+        num_results: results per query.
+        verbose: show progress.
+    """
 
     def __init__(self, index: SparseIndex, *, num_results: int = 1000, verbose: bool = False):
         if not isinstance(num_results, int) or num_results < 1:
@@ -216,6 +240,7 @@ class SparseRetriever(pt.Transformer):
         return out
 
     def cache_key(self) -> dict:
+        """What decides the results: the index folder and its build (the marker's digest), the depth."""
         return {"index": str(self.index.path.resolve()), "built": file_hash(self.index.path / MARKER),
                 "num_results": self.num_results, **self._key_extra()}
 
@@ -223,6 +248,7 @@ class SparseRetriever(pt.Transformer):
         return {}
 
     def fuse_rank_cutoff(self, k: int):
+        """PyTerrier's ``% k`` as a retriever with ``num_results=k`` (None when ``k`` cuts nothing)."""
         if k < self.num_results:
             return type(self)(self.index, num_results=k, verbose=self.verbose)
         return None

@@ -31,7 +31,15 @@ class QueryTermCounts:
 
 def sparse_stats(index, query_toks: Iterable[dict] | QueryTermCounts | None = None) -> dict:
     """``docs, avg_doc_nnz, index_mb, build_s`` of a built :class:`SparseIndex`, and with queries
-    (``{term: weight}`` dicts, or their :class:`QueryTermCounts`) ``queries, avg_query_nnz, flops``."""
+    (``{term: weight}`` dicts, or their :class:`QueryTermCounts`) ``queries, avg_query_nnz, flops``.
+
+    Args:
+        index: a built sparse index.
+        query_toks: the queries' weights (optional).
+
+    Returns:
+        The statistics by name.
+    """
     meta = index.metadata
     num_docs = int(meta["num_docs"])
     stats = {

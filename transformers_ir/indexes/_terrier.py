@@ -32,6 +32,20 @@ class TerrierIndex(IndexArtifact):
         max_docno_length: int = 64,
         overwrite: bool = False,
     ) -> TerrierIndex:
+        """Build the index from documents, atomically (see :class:`IndexArtifact`).
+
+        Args:
+            docs: dicts with ``docno`` and the ``fields``.
+            fields: the text fields indexed.
+            max_docno_length: the longest docno Terrier's meta index stores.
+            overwrite: replace a built (or interrupted) index.
+
+        Returns:
+            This index, built.
+
+        Raises:
+            FileExistsError: an index (or an interrupted build) is there and ``overwrite`` is False.
+        """
         self._build(docs, overwrite=overwrite, settings={"fields": list(fields), "max_docno_length": max_docno_length})
         return self
 
@@ -43,6 +57,7 @@ class TerrierIndex(IndexArtifact):
         return guard.count
 
     def index_ref(self):
+        """PyTerrier's reference to the Terrier index, after checking it is complete and intact."""
         self.verify()  # raises when not built, or damaged since
         return pt.IndexFactory.of(str(self.path))
 
@@ -59,4 +74,5 @@ class TerrierIndex(IndexArtifact):
         return self.retriever("BM25", num_results=num_results, controls={"bm25.k_1": k1, "c": b}, verbose=verbose)
 
     def tf_idf(self, *, num_results: int = 1000, verbose: bool = False):
+        """Terrier's TF-IDF (see :meth:`retriever`)."""
         return self.retriever("TF_IDF", num_results=num_results, verbose=verbose)

@@ -16,7 +16,15 @@ from transformers_ir._options import DEFAULT_SCALE
 
 
 def quantise(weights: np.ndarray, scale: float) -> np.ndarray:
-    """``round(weight * scale)`` as int64 (half away from zero; weights are non-negative)."""
+    """``round(weight * scale)`` as int64 (half away from zero; weights are non-negative): the one rounding rule.
+
+    Args:
+        weights: the weights.
+        scale: the quantisation scale.
+
+    Returns:
+        The integer impacts.
+    """
     return np.floor(np.asarray(weights, dtype=np.float64) * scale + 0.5).astype(np.int64)
 
 
@@ -27,7 +35,15 @@ def check_scale(scale: float) -> float:
 
 
 def csr_to_toks(matrix: sp.csr_matrix, vocab: np.ndarray) -> list[dict[str, float]]:
-    """One ``{term: weight}`` per CSR row; ``vocab`` maps column ids to terms."""
+    """One ``{term: weight}`` per CSR row.
+
+    Args:
+        matrix: ``[rows, vocabulary]`` weights.
+        vocab: the term of each column.
+
+    Returns:
+        The dicts, one per row.
+    """
     terms = vocab[matrix.indices].tolist()
     values = matrix.data.tolist()
     ptr = matrix.indptr.tolist()
@@ -57,7 +73,17 @@ def check_toks(toks, where: str) -> dict:
 
 def toks_matrix(toks: Sequence[dict], lexicon: dict[str, int], *, grow: bool, where: str) -> sp.csr_matrix:
     """CSR rows of ``{term: weight}`` dicts over ``lexicon`` (term -> column). With ``grow`` new terms are added
-    to the lexicon; without, terms absent from it are dropped."""
+    to the lexicon; without, terms absent from it are dropped.
+
+    Args:
+        toks: the rows.
+        lexicon: term -> column (grown in place with ``grow``).
+        grow: add unseen terms.
+        where: what the rows are, for error messages.
+
+    Returns:
+        ``[len(toks), len(lexicon)]`` float32 weights.
+    """
     indptr, indices, data = [0], [], []
     for i, row in enumerate(toks):
         check_toks(row, f"{where} #{i}")

@@ -48,7 +48,11 @@ def _folder(dataset, splade: Splade, root: str | Path | None) -> Path:
 
 class StoredDocWeights:
     """The corpus's document weights encoded for an index (same model weights and document settings), read back
-    by docno: a re-scorer then encodes nothing. Loaded on first use."""
+    by docno: a re-scorer then encodes nothing. Loaded on first use.
+
+    Args:
+        encodings: the folder of the encoded shards (see :func:`encode_shard`).
+    """
 
     def __init__(self, encodings: Path):
         self.encodings = encodings
@@ -69,7 +73,16 @@ class StoredDocWeights:
 
 def dataset_doc_weights(dataset, splade: Splade, *, root: str | Path | None = None) -> StoredDocWeights | None:
     """The document weights of ``dataset``'s corpus for ``splade``, when an index build has encoded them (see
-    :func:`dataset_splade_index`); None otherwise."""
+    :func:`dataset_splade_index`); None otherwise.
+
+    Args:
+        dataset: the dataset whose corpus was encoded.
+        splade: the model (its document side and settings decide the folder).
+        root: the folder of the indexes.
+
+    Returns:
+        The stored weights, or None.
+    """
     encodings = _folder(dataset, splade, root) / "encodings"
     return StoredDocWeights(encodings) if shards_complete(encodings) else None
 
@@ -79,7 +92,24 @@ def dataset_splade_index(dataset, splade: Splade, *, engine: SparseEngine = "pis
                          verbose: bool = False) -> SparseIndex:
     """The SPLADE index of ``dataset``'s corpus for ``splade`` and ``engine``: reopened when built, otherwise
     encoded (once, shared by the engines and shardings) and built. ``shard_docs`` (PISA only): one PISA index per
-    this many documents, for corpora whose postings do not fit in memory at once (see :class:`PisaSparseIndex`)."""
+    this many documents, for corpora whose postings do not fit in memory at once (see
+    :class:`~transformers_ir.indexes.PisaSparseIndex`).
+
+    Args:
+        dataset: the dataset whose corpus is indexed.
+        splade: the model.
+        engine: ``'pisa'``, ``'terrier'`` or ``'exact'``.
+        scale: the integer quantisation scale.
+        shard_docs: documents per PISA shard (None: one index).
+        root: the folder of the indexes.
+        verbose: show progress.
+
+    Returns:
+        The built index.
+
+    Raises:
+        ValueError: ``shard_docs`` with another engine than PISA.
+    """
     folder = _folder(dataset, splade, root)
     sharding = {} if shard_docs is None else {"shard_docs": shard_docs}
     if sharding and engine != "pisa":

@@ -223,6 +223,7 @@ class Splade:
 
     @property
     def asymmetric(self) -> bool:
+        """Whether the query side is another model than the document side."""
         return self.query_model is not self.model
 
     # ---------------------------------------------------------------- the maths

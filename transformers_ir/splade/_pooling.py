@@ -20,7 +20,16 @@ def check_pooling(pooling: str) -> str:
 
 
 def splade_pool(logits: torch.Tensor, attention_mask: torch.Tensor, pooling: Pooling = "max") -> torch.Tensor:
-    """``[batch, length, vocab]`` logits -> ``[batch, vocab]`` weights, padding excluded by the attention mask."""
+    """``[batch, length, vocab]`` logits -> ``[batch, vocab]`` weights, padding excluded by the attention mask.
+
+    Args:
+        logits: the masked-LM's logits.
+        attention_mask: ``[batch, length]``, 0 for padding.
+        pooling: ``'max'`` or ``'sum'``.
+
+    Returns:
+        ``log1p(relu(logits))`` pooled over the tokens.
+    """
     activations = torch.log1p(torch.relu(logits)) * attention_mask.unsqueeze(-1).to(logits.dtype)
     if pooling == "max":  # activations are >= 0, so masked positions (0) never win the max
         return activations.amax(dim=1)

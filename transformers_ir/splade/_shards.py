@@ -32,7 +32,11 @@ _RANK_VARS = (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"),
 
 
 def launcher_rank() -> tuple[int, int]:
-    """``(rank, world_size)`` from the launcher's environment variables, ``(0, 1)`` without a launcher."""
+    """This process's place in a multi-process launch.
+
+    Returns:
+        ``(rank, world_size)`` from the launcher's environment variables, ``(0, 1)`` without a launcher.
+    """
     for rank_var, size_var in _RANK_VARS:
         if rank_var in os.environ and size_var in os.environ:
             return int(os.environ[rank_var]), int(os.environ[size_var])
@@ -47,7 +51,26 @@ def encode_shard(splade, docs: Iterable[dict], out_dir: str | Path, *, rank: int
                  world_size: int | None = None, text_field: str = "text", block_size: int = 1024,
                  verbose: bool | None = None) -> Path:
     """Encode this process's slice of ``docs`` (dicts with ``docno`` and ``text_field``) into a shard folder of
-    ``out_dir``; returns the folder. Rank and world size default to the launcher's (see :func:`launcher_rank`)."""
+    ``out_dir``. Rank and world size default to the launcher's (see :func:`launcher_rank`).
+
+    Args:
+        splade: the model.
+        docs: every document (each process reads the same iterator and keeps its blocks).
+        out_dir: the folder of the shards.
+        rank: this process's rank.
+        world_size: the number of processes.
+        text_field: the documents' text field.
+        block_size: documents per block (blocks are dealt out round-robin).
+        verbose: show progress.
+
+    Returns:
+        The shard's folder.
+
+    Raises:
+        ValueError: a rank outside the world, or a block size below 1.
+        FileExistsError: this shard is encoded already.
+        KeyError: documents without ``text_field``.
+    """
     if rank is None or world_size is None:
         rank, world_size = launcher_rank()
     if not 0 <= rank < world_size:
@@ -124,6 +147,12 @@ def read_shards(out_dir: str | Path) -> Iterator[dict]:
     """``{docno, toks}`` for every document of a complete set of shards, in the corpus's order.
 
     Refuses (naming the missing ranks) a set where a process has not finished or whose shards disagree.
+
+    Args:
+        out_dir: the folder of the shards.
+
+    Returns:
+        An iterator of documents (what an indexer takes).
     """
     for docnos, matrix, vocab in _shard_blocks(out_dir):
         for docno, toks in zip(docnos, csr_to_toks(matrix, vocab)):
@@ -141,7 +170,14 @@ def shard_matrix(out_dir: str | Path) -> tuple[list[str], sp.csr_matrix, np.ndar
 
 
 def shards_complete(out_dir: str | Path) -> bool:
-    """Whether ``out_dir`` holds a complete set of shards."""
+    """Whether ``out_dir`` holds a complete set of shards.
+
+    Args:
+        out_dir: the folder of the shards.
+
+    Returns:
+        True when every rank's shard is complete.
+    """
     markers = list(Path(out_dir).glob(f"shard-*/{SHARD_MARKER}"))
     if not markers:
         return False

@@ -26,7 +26,15 @@ def _call(splade: Splade, method: str, **kwargs) -> str:
 
 class SpladeEncoder(pt.Transformer):
     """Adds ``query_toks`` to queries (``rep='query'``) or ``toks`` to documents (``rep='doc'``).
-    Built by :meth:`Splade.query_encoder` / :meth:`Splade.doc_encoder`."""
+    Built by :meth:`Splade.query_encoder` / :meth:`Splade.doc_encoder`.
+
+    Args:
+        splade: the model.
+        rep: ``'query'`` or ``'doc'``.
+        text_field: the documents' text column (queries are read from ``query``).
+        batch_size: texts per forward pass (default: the model's).
+        verbose: show progress (default: the model's).
+    """
 
     def __init__(self, splade: Splade, *, rep: str = "doc", text_field: str = "text", batch_size: int | None = None,
                  verbose: bool | None = None):
@@ -82,6 +90,7 @@ class SpladeEncoder(pt.Transformer):
         return (self.splade, self.rep, self.text_field, self.batch_size)
 
     def cache_key(self) -> dict:
+        """What decides the weights: the model's side for this rep and its settings, the text field."""
         return {**self.splade.cache_key(self.rep), "rep": self.rep, "text_field": self.text_field}
 
     def __eq__(self, other) -> bool:
@@ -99,7 +108,16 @@ class SpladeEncoder(pt.Transformer):
 
 class SpladeScorer(pt.Transformer):
     """Re-ranks a result frame (``qid, query, docno`` + text) by the sparse dot product of SPLADE weights.
-    Each distinct query and document is encoded once. Built by :meth:`Splade.scorer`."""
+    Each distinct query and document is encoded once. Built by :meth:`Splade.scorer`.
+
+    Args:
+        splade: the model.
+        text_field: the documents' text column.
+        text_loader: fetches the text when the frame lacks it.
+        doc_weights: the documents' stored weights (:func:`dataset_doc_weights`), used when they cover the frame.
+        batch_size: texts per forward pass (default: the model's).
+        verbose: show progress (default: the model's).
+    """
 
     def __init__(self, splade: Splade, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
                  doc_weights=None, batch_size: int | None = None, verbose: bool | None = None):
@@ -151,6 +169,7 @@ class SpladeScorer(pt.Transformer):
         return (self.splade, self.text_field, self.text_loader, self.batch_size)
 
     def cache_key(self) -> dict:
+        """What decides the scores: both sides of the model and their settings, the text field."""
         return {**self.splade.cache_key(), "text_field": self.text_field}
 
     def __eq__(self, other) -> bool:

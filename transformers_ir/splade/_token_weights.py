@@ -30,6 +30,7 @@ class TokenWeights(nn.Module):
 
     @classmethod
     def uniform(cls, vocab_size: int) -> TokenWeights:
+        """A table of ones (every token weighs 1): inference-free queries before training."""
         return cls(torch.ones(vocab_size))
 
     @classmethod
@@ -75,4 +76,5 @@ class TokenWeights(nn.Module):
 
     @staticmethod
     def is_saved_at(path: str | Path) -> bool:
+        """Whether ``path`` holds a table :meth:`save_pretrained` wrote."""
         return (Path(path) / WEIGHTS_FILE).is_file()

@@ -123,6 +123,14 @@ class TrainConfig:
 
 @dataclass
 class TrainingSpec:
+    """A checked training config (what :func:`parse_training_config` returns).
+
+    Attributes:
+        path: the file (None for a config given as a dict).
+        name: the config's ``name`` (default: the file's stem).
+        model, data, loss, train: its four tables.
+    """
+
     path: Path | None
     name: str
     model: ModelConfig
@@ -131,6 +139,7 @@ class TrainingSpec:
     train: TrainConfig
 
     def to_dict(self) -> dict:
+        """The four tables as plain dicts (what ``training.json`` records)."""
         return {k: dataclasses.asdict(getattr(self, k)) for k in ("model", "data", "loss", "train")}
 
     @property
@@ -294,7 +303,19 @@ def _check_chained(spec: TrainingSpec, key: str, value: str, families: tuple[str
 
 def parse_training_config(source: str | Path | dict, *, name: str | None = None,
                           _chain: tuple[Path, ...] = ()) -> TrainingSpec:
-    """Read and check a training config (a TOML path, or the same content as a dict)."""
+    """Read and check a training config (a TOML path, or the same content as a dict).
+
+    Args:
+        source: the ``.toml`` file, or its content as a dict.
+        name: the config's name (default: its ``name`` key, else the file's stem).
+
+    Returns:
+        The checked config; configs it names (``[model] train_config``, a teacher's) are checked too.
+
+    Raises:
+        ConfigError: a missing file, invalid TOML, an unknown key, a wrong type or a bad combination (the message
+            names the key and the fix).
+    """
     if isinstance(source, dict):
         raw, path, where = source, None, "training config"
     else:

@@ -29,7 +29,14 @@ _log = logging.getLogger(__name__)
 
 @dataclass
 class TrainingGroup:
-    """One query with its positive first, then candidate negatives to sample from."""
+    """One query with its positive first, then candidate negatives to sample from.
+
+    Attributes:
+        qid, query: the query.
+        positive: the judged positive's docno.
+        candidates: the negatives' docnos, best first.
+        label: the positive's label.
+    """
 
     qid: str
     query: str
@@ -41,7 +48,14 @@ class TrainingGroup:
 @dataclass
 class Group:
     """One training example: a query, ``docs[0]`` its positive, the rest negatives; labels and teacher scores
-    align with ``docs``."""
+    align with ``docs``.
+
+    Attributes:
+        qid, query: the query.
+        docnos, docs: the documents' ids and texts, the positive first.
+        labels: one per document.
+        teacher: the teacher's scores, one per document (None without a teacher).
+    """
 
     qid: str
     query: str
@@ -53,6 +67,15 @@ class Group:
 
 @dataclass
 class DataReport:
+    """What building the training data kept and skipped, and why (logged, and recorded in ``training.json``).
+
+    Attributes:
+        queries, groups: queries read, groups kept.
+        no_positive, empty_query, empty_docs, few_candidates: what was skipped for each reason.
+        resampled: queries whose negatives are sampled with replacement (fewer candidates than the group needs).
+        extra: anything else worth recording (the teacher's provenance).
+    """
+
     queries: int = 0
     groups: int = 0
     no_positive: int = 0
@@ -63,6 +86,7 @@ class DataReport:
     extra: dict = field(default_factory=dict)
 
     def log(self) -> None:
+        """Log the report at INFO level."""
         _log.info("training data: %s", self)
 
 
@@ -78,7 +102,20 @@ def build_groups(topics: pd.DataFrame, qrels: pd.DataFrame, run: pd.DataFrame, *
                  depth: int = 100, few_candidates: str = "replace",
                  report: DataReport | None = None) -> list[TrainingGroup]:
     """One :class:`TrainingGroup` per judged positive: candidates are the run's top ``depth`` documents of the
-    query minus every judged positive. ``run`` is a result frame (``qid, docno, score``)."""
+    query minus every judged positive, in the library's one ranking order (score, then docno).
+
+    Args:
+        topics: ``qid, query``.
+        qrels: ``qid, docno, label``.
+        run: a first stage's results (``qid, docno, score``).
+        group_size: documents per training example (1 positive + ``group_size - 1`` negatives).
+        depth: candidates taken from each query's top.
+        few_candidates: ``"replace"`` (sample with replacement) or ``"skip"`` for queries with too few.
+        report: counts what is skipped (a new one when None).
+
+    Returns:
+        The groups.
+    """
     report = report if report is not None else DataReport()
     pt.validate.columns(topics, includes=["qid", "query"])
     pt.validate.columns(qrels, includes=["qid", "docno", "label"])
@@ -109,7 +146,18 @@ def build_groups(topics: pd.DataFrame, qrels: pd.DataFrame, run: pd.DataFrame, *
 
 def read_triples(path: str | Path, topics: pd.DataFrame | None = None) -> tuple[list[TrainingGroup], bool]:
     """A tab-separated triples file: ``qid, positive docno, negative docno`` (when ``topics`` knows the qids),
-    else ``query text, positive text, negative text``. Returns groups of size 2 and whether they hold ids."""
+    else ``query text, positive text, negative text``.
+
+    Args:
+        path: the file.
+        topics: the topics whose qids the file may use.
+
+    Returns:
+        ``(groups, ids)``: groups of size 2, and whether they hold ids (else texts).
+
+    Raises:
+        UsageError: no such file, or not three columns.
+    """
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"triples file {path} does not exist: give a TSV with query, positive, negative columns")
@@ -127,6 +175,14 @@ class GroupDataset(torch.utils.data.Dataset):
 
     Item ``i`` depends only on ``(seed, i)``, so a run resumed from a checkpoint sees the same examples as an
     uninterrupted one; the trainer reads it in order (one pass of this dataset is the whole training).
+
+    Args:
+        groups: the training groups.
+        texts: docno -> text.
+        group_size: documents per example.
+        epochs: passes over the groups (fractions allowed).
+        seed: decides the orders and the negatives.
+        teacher: ``{(qid, docno): score}`` (None without a teacher).
     """
 
     def __init__(self, groups: list[TrainingGroup], texts: dict[str, str], *, group_size: int, epochs: float = 1.0,

@@ -104,18 +104,25 @@ class RankIBNLoss(RankingLoss):
 
 class FlopsRegularizer:
     """FLOPS (Paria et al. 2020): ``sum_j (mean_b |w_bj|)^2`` over the vocabulary, weighted by ``weight`` times a
-    quadratic warm-up ``min(1, (step / warmup_steps)^2)`` (SPLADE v2)."""
+    quadratic warm-up ``min(1, (step / warmup_steps)^2)`` (SPLADE v2).
+
+    Args:
+        weight: lambda, the regulariser's weight after the warm-up.
+        warmup_steps: steps of the quadratic warm-up (0: none).
+    """
 
     def __init__(self, weight: float, warmup_steps: int = 0):
         self.weight, self.warmup_steps = weight, warmup_steps
 
     def lam(self, step: int) -> float:
+        """The weight at ``step`` (after the warm-up: ``weight``)."""
         if self.warmup_steps <= 0:
             return self.weight
         return self.weight * min(1.0, (step / self.warmup_steps) ** 2)
 
     @staticmethod
     def flops(reps: torch.Tensor) -> torch.Tensor:
+        """``sum_j (mean_b |w_bj|)^2`` of ``[batch, vocabulary]`` weights."""
         return (reps.float().abs().mean(dim=0) ** 2).sum()
 
     def __call__(self, reps: torch.Tensor, step: int) -> torch.Tensor:

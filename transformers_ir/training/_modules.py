@@ -28,19 +28,32 @@ def _to(value, device):
 
 @dataclass
 class PairBatch:
-    """``batch * group`` (query, document) pairs, tokenized together; labels and teacher are ``[batch, group]``."""
+    """``batch * group`` (query, document) pairs, tokenized together; labels and teacher are ``[batch, group]``.
+
+    Attributes:
+        features: the tokenizer's tensors of every pair.
+        labels: ``[batch, group]``.
+        teacher: ``[batch, group]`` teacher scores (None without a teacher).
+    """
 
     features: dict
     labels: torch.Tensor
     teacher: torch.Tensor | None = None
 
     def to(self, device, **kwargs) -> PairBatch:
+        """The batch with its tensors on ``device`` (what the Trainer calls before a step)."""
         return PairBatch(**{f.name: _to(getattr(self, f.name), device) for f in dataclasses.fields(self)})
 
 
 @dataclass
 class SpladeBatch:
-    """``batch`` queries and ``batch * group`` documents (group ``b`` at rows ``b * group ...``)."""
+    """``batch`` queries and ``batch * group`` documents (group ``b`` at rows ``b * group ...``).
+
+    Attributes:
+        queries, docs: the tokenizer's tensors.
+        labels: ``[batch, group]``.
+        teacher: ``[batch, group]`` teacher scores (None without a teacher).
+    """
 
     queries: dict
     docs: dict
@@ -48,6 +61,7 @@ class SpladeBatch:
     teacher: torch.Tensor | None = None
 
     def to(self, device, **kwargs) -> SpladeBatch:
+        """The batch with its tensors on ``device`` (what the Trainer calls before a step)."""
         return SpladeBatch(**{f.name: _to(getattr(self, f.name), device) for f in dataclasses.fields(self)})
 
 
@@ -60,7 +74,11 @@ def _labels_teacher(groups: list[Group]) -> tuple[torch.Tensor, torch.Tensor | N
 
 
 class PairCollator:
-    """Groups -> :class:`PairBatch` through the ranker's own ``tokenize_pairs``."""
+    """Groups -> :class:`PairBatch` through the ranker's own ``tokenize_pairs``.
+
+    Args:
+        ranker: the re-ranker being trained.
+    """
 
     def __init__(self, ranker):
         self.ranker = ranker
@@ -73,7 +91,11 @@ class PairCollator:
 
 
 class SpladeCollator:
-    """Groups -> :class:`SpladeBatch` through ``Splade.tokenize``."""
+    """Groups -> :class:`SpladeBatch` through ``Splade.tokenize``.
+
+    Args:
+        splade: the model being trained.
+    """
 
     def __init__(self, splade):
         self.splade = splade
@@ -101,7 +123,12 @@ class _Wrapper(nn.Module):
 
 
 class CrossEncoderTrainingModule(_Wrapper):
-    """``loss.compute_loss(ranker.score_features(pairs).view(batch, group), batch)``."""
+    """``loss.compute_loss(ranker.score_features(pairs).view(batch, group), batch)``.
+
+    Args:
+        ranker: the re-ranker (its model is trained in place).
+        loss: a loss name of the loss table.
+    """
 
     def __init__(self, ranker, loss: str = "grouped-softmax"):
         super().__init__(ranker, {"model": ranker.model})
@@ -118,7 +145,17 @@ class CrossEncoderTrainingModule(_Wrapper):
 
 
 class SpladeTrainingModule(_Wrapper):
-    """Rank-IBN (or pure distillation) + FLOPS on queries and documents, with optional distillation."""
+    """Rank-IBN (or pure distillation) + FLOPS on queries and documents, with optional distillation.
+
+    Args:
+        splade: the model (both sides trained in place).
+        loss: ``"rank-ibn"``, or a distillation loss alone.
+        flops_query, flops_doc: the FLOPS weights of each side.
+        flops_warmup_steps: their quadratic warm-up.
+        distill: a distillation loss added to rank-IBN (None: none).
+        distill_weight: its weight.
+        in_batch_negatives: count the other groups' documents as negatives.
+    """
 
     def __init__(self, splade, *, loss: str = "rank-ibn", flops_query: float = 0.0, flops_doc: float = 0.0,
                  flops_warmup_steps: int = 0, distill: str | None = None, distill_weight: float = 1.0,

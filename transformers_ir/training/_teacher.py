@@ -20,7 +20,18 @@ from transformers_ir.errors import UsageError
 
 def pairs_to_score(run: pd.DataFrame, topics: pd.DataFrame, qrels: pd.DataFrame | None = None, *,
                    depth: int = 100) -> pd.DataFrame:
-    """``qid, query, docno``: each query's top ``depth`` documents of ``run`` and its judged positives."""
+    """The pairs a teacher scores: each query's top ``depth`` documents of ``run`` (ranked by score, then docno)
+    and its judged positives.
+
+    Args:
+        run: a result frame (``qid, docno, score``).
+        topics: ``qid, query``.
+        qrels: the judgments whose positives are added (None: none).
+        depth: documents per query from the run.
+
+    Returns:
+        ``qid, query, docno``, each pair once.
+    """
     pt.validate.columns(run, includes=["qid", "docno", "score"])
     ranked = rank_results(run[["qid", "docno", "score"]].astype({"qid": str, "docno": str}))
     pairs = ranked.loc[ranked["rank"] < depth, ["qid", "docno"]]
@@ -44,7 +55,17 @@ def score_with_teacher(reranker, corpus, pairs: pd.DataFrame, *, name: str, mode
 
 
 def write_teacher_scores(scored: pd.DataFrame, path: str | Path, provenance: dict) -> Path:
-    """Write ``qid, docno, score`` as a TREC run (tag = teacher name) and ``<path>.json`` with the provenance."""
+    """Write ``qid, docno, score`` as a TREC run (tag = teacher name) and ``<path>.json`` with the provenance,
+    each atomically, the provenance last (so a file without it is an interrupted write).
+
+    Args:
+        scored: the scored pairs.
+        path: the run file.
+        provenance: who scored what (see ``score_with_teacher``).
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
     pt.validate.columns(scored, includes=["qid", "docno", "score"])
     ranked = rank_results(scored[["qid", "docno", "score"]])
@@ -64,7 +85,17 @@ def provenance_path(path: str | Path) -> Path:
 
 
 def read_teacher_scores(path: str | Path) -> tuple[dict[tuple[str, str], float], dict]:
-    """``{(qid, docno): score}`` and the provenance (empty when the JSON is absent)."""
+    """A teacher-score file read back.
+
+    Args:
+        path: the run file.
+
+    Returns:
+        ``({(qid, docno): score}, provenance)``; the provenance is empty when its JSON is absent.
+
+    Raises:
+        UsageError: no such file.
+    """
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"teacher-score file {path} does not exist: write it with `transformers-ir predict`")

@@ -37,7 +37,14 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def last_checkpoint(folder: str | Path) -> Path | None:
-    """The newest complete ``checkpoint-N`` folder (temporary ``.tmp-*`` folders are never considered)."""
+    """The newest complete ``checkpoint-N`` folder (temporary ``.tmp-*`` folders are never considered).
+
+    Args:
+        folder: the checkpoints folder.
+
+    Returns:
+        The folder, or None when there is none.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return None
@@ -79,7 +86,14 @@ class TrainingClock(transformers.TrainerCallback, ExportableState):
 
 
 class RankingTrainer(transformers.Trainer):
-    """``transformers.Trainer`` for our training modules (see the module docstring for what differs)."""
+    """``transformers.Trainer`` for our training modules (see the module docstring for what differs).
+
+    Args:
+        *args: the Trainer's.
+        head_parameters: names of the parameters trained with ``head_learning_rate``.
+        head_learning_rate: their learning rate (None: the Trainer's for every parameter).
+        **kwargs: the Trainer's (``callbacks`` are added to the training clock).
+    """
 
     def __init__(self, *args, head_parameters: set[str] | None = None, head_learning_rate: float | None = None,
                  **kwargs):
