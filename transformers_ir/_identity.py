@@ -4,7 +4,8 @@ Stage caches key on a model's weights (:func:`weights_hash`) and tokenizer (:fun
 index is named by its model's weights and settings, a teacher-score file by what decides its pairs, a trained
 checkpoint by its training config (:func:`json_hash`); an index records each of its files' digests, and a
 teacher file or checkpoint folder enters a student's config by its content (:func:`file_hash`,
-:func:`weights_hash` of a folder). Everything is SHA-256, memoised where the input is large.
+:func:`weights_hash` of a folder); each cache value is stored with its checksum (:func:`bytes_hash`). Everything
+is SHA-256, memoised where the input is large.
 """
 from __future__ import annotations
 
@@ -19,6 +20,18 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt")
 _file_memo: dict[tuple, str] = {}
 _module_memo: dict[tuple, str] = {}
 _tokenizer_memo: dict[int, tuple] = {}
+
+
+def bytes_hash(data: bytes) -> str:
+    """SHA-256 (hex) of bytes: the checksum stored beside each cache value and checked when it is read.
+
+    Args:
+        data: the bytes.
+
+    Returns:
+        The hex digest.
+    """
+    return hashlib.sha256(data).hexdigest()
 
 
 def file_hash(path: str | Path) -> str:

@@ -16,6 +16,7 @@ Every error is a :class:`TransformersIRError` (the CLI reports it without a trac
 | :class:`CacheWriteError` | ``OSError`` | a cache that could not be read or written (disk full, permissions) |
 | :class:`UnsafeArchive` | ``ValueError`` | an archive member that would land outside its folder, or a link |
 | :class:`UnsafeWeights` | ``ValueError`` | weights that cannot be loaded without running code |
+| :class:`UnsafeDocstore` | ``ValueError`` | a pickled object other than plain document values in ir_datasets' cache |
 """
 from __future__ import annotations
 
@@ -81,6 +82,10 @@ class UnsafeWeights(TransformersIRError, ValueError):
     """Weights that cannot be loaded without running code: pickled objects, or a torch too old to refuse them."""
 
 
+class UnsafeDocstore(TransformersIRError, ValueError):
+    """A document store in ir_datasets' cache holding a pickled object other than a document's plain values."""
+
+
 __all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptIndex", "DatasetUnavailable",
-           "PipelineFileError", "RankingError", "TransformersIRError", "UnsafeArchive", "UnsafeWeights",
-           "UsageError"]
+           "PipelineFileError", "RankingError", "TransformersIRError", "UnsafeArchive", "UnsafeDocstore",
+           "UnsafeWeights", "UsageError"]

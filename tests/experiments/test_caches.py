@@ -91,7 +91,7 @@ def test_older_format_and_foreign_folders_are_refused_untouched(tmp_path):
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "format": 0, "created_by": "transformers-ir 0.0.1"}))
     before = snapshot(tmp_path / "old")
     with pytest.raises(CacheMismatch, match=r"written by transformers-ir 0\.0\.1 in cache format 0; this version "
-                                            r"reads format 1"):
+                                            r"reads format 2"):
         ScorerCache(tmp_path / "old", LinearScorer())
     assert snapshot(tmp_path / "old") == before
 

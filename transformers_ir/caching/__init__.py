@@ -2,7 +2,7 @@
 
 Each cache is keyed on the transformer's full configuration (model name, weights hash, head, max lengths,
 dtype, pooling: see :func:`cache_key`) and refuses a folder written for another one (:class:`CacheMismatch`).
-The SQLite stores underneath come from pyterrier-caching.
+Entries live in SQLite, in a codec that is never pickle: reading a cache cannot run code.
 """
 from transformers_ir._lazy import lazy_exports
 

@@ -1,14 +1,17 @@
-"""Caches on disk keyed on the transformer's configuration, built on pyterrier-caching's SQLite stores.
+"""Caches on disk keyed on the transformer's configuration, stored in SQLite with a value codec that is not pickle.
 
 A cache is a folder::
 
     <path>/transformers_ir_cache.json   # format, kind, the configuration key: written last, on success
-    <path>/store/                       # a pyterrier-caching artifact (SQLite)
+    <path>/store/db.sqlite3             # key -> value (plain data: JSON and NumPy arrays) and its SHA-256
 
 Opening a folder whose configuration differs, which an older version wrote, or which has no metadata (an
-interrupted creation, another tool's folder) raises :class:`CacheMismatch` and changes nothing. Entries are
-written in one SQLite transaction per batch, after the batch is computed: a killed or disk-full write is
-rolled back by SQLite, never read back as complete.
+interrupted creation, another tool's folder) raises :class:`CacheMismatch` and changes nothing. Nothing read from
+a cache can run code (values are never unpickled: :mod:`transformers_ir.caching._codec`), and no setting read
+from the folder can change that. Entries are written in one SQLite transaction per batch, after the batch is
+computed: a killed or disk-full write is rolled back by SQLite, never read back as complete. Two processes may
+fill one cache at once: an entry written twice is replaced by the same value. An entry changed on disk (its
+checksum differs) or unreadable is computed again, with a warning.
 """
 from __future__ import annotations
 
@@ -17,31 +20,26 @@ import sqlite3
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyterrier as pt
 
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._ranking import rank_results
 from transformers_ir._version import __version__
+from transformers_ir.caching._codec import UnstorableValue, decode, encode
 from transformers_ir.caching._keys import cache_key, canonical, differences, key_hash
-from transformers_ir.errors import CacheMismatch, CacheWriteError, TransformersIRError
+from transformers_ir.caching._sqlite import SqliteStore, key_text
+from transformers_ir.errors import CacheMismatch, CacheWriteError
 
-FORMAT = 1
+#: Format 2: values in the safe codec. Format 1 (pyterrier-caching's pickled values) is refused, never read.
+FORMAT = 2
 META = "transformers_ir_cache.json"
+STORE = "store"
 
 
 
 
-
-
-def _pyterrier_caching():
-    try:
-        import pyterrier_caching
-    except ImportError:
-        raise TransformersIRError(
-            "caches need pyterrier-caching: pip install 'transformers-ir[caching]' (or run with --no-cache)"
-        ) from None
-    return pyterrier_caching
 
 
 class _Counting(pt.Transformer):
@@ -78,15 +76,19 @@ class KeyedCache(pt.Transformer):
             )
         self.hits = self.misses = 0  # rows served from the cache / computed, summed over calls
         self._counting = _Counting(transformer)
-        if not self.path.exists():
+        if not self.path.exists() and not self.path.is_symlink():
             self._create()
         self.metadata = self._check()
-        self.store = self._open_store(self.path / "store", self._counting)
+        try:
+            self.store = SqliteStore(self.path / STORE)
+        except sqlite3.DatabaseError as e:
+            raise CacheMismatch(f"{self.path / STORE} is not a readable cache database ({e}); nothing was changed: "
+                                f"give another path or delete {self.path}") from None
 
     def _create(self) -> None:
         try:
             with atomic_dir(self.path) as tmp:
-                self._open_store(tmp / "store", None).close()
+                SqliteStore(tmp / STORE, create=True).close()
                 meta = {"format": FORMAT, "kind": self.kind, "key_hash": key_hash(self.config),
                         "key": json.loads(canonical(self.config)), "created_by": f"transformers-ir {__version__}",
                         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -96,15 +98,21 @@ class KeyedCache(pt.Transformer):
 
     def _check(self) -> dict:
         how = f"to start a new cache, give another path or delete {self.path}"
+        if not self.path.is_dir():
+            raise CacheMismatch(f"{self.path} is not a folder (a file or a link is there); nothing was changed: {how}")
         try:
-            meta = json.loads((self.path / META).read_text())
+            meta = json.loads((self.path / META).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CacheMismatch(
                 f"{self.path} is not a complete transformers-ir cache (no {META}: an interrupted creation or "
                 f"another tool's folder); nothing was changed: {how}"
             ) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise CacheMismatch(f"{self.path / META} is unreadable ({e}); nothing was changed: {how}") from None
+        except (ValueError, OSError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise CacheMismatch(f"{self.path / META} is unreadable ({type(e).__name__}: {e}); nothing was "
+                                f"changed: {how}") from None
+        if not isinstance(meta, dict):
+            raise CacheMismatch(f"{self.path / META} holds a {type(meta).__name__}, not a cache description; "
+                                f"nothing was changed: {how}")
         if meta.get("format") != FORMAT:
             raise CacheMismatch(
                 f"{self.path} was written by {meta.get('created_by', 'another version')} in cache format "
@@ -113,7 +121,8 @@ class KeyedCache(pt.Transformer):
         if meta.get("kind") != self.kind:
             raise CacheMismatch(f"{self.path} holds a {meta.get('kind')} cache, not a {self.kind} cache: {how}")
         if meta.get("key_hash") != key_hash(self.config):
-            diff = "\n  ".join(differences(meta.get("key", {}), json.loads(canonical(self.config)))) or "(hash differs)"
+            stored = meta.get("key") if isinstance(meta.get("key"), dict) else {}
+            diff = "\n  ".join(differences(stored, json.loads(canonical(self.config)))) or "(hash differs)"
             raise CacheMismatch(
                 f"the cache at {self.path} holds {self.kind} of another configuration:\n  {diff}\n"
                 f"Its entries would be wrong for this one, so it was not used and nothing was changed. "
@@ -121,8 +130,21 @@ class KeyedCache(pt.Transformer):
             )
         return meta
 
-    def _open_store(self, path: Path, computer: pt.Transformer | None):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _cached(self, unique: pd.DataFrame, on: list[str], compute) -> list:
+        """The value of each row of ``unique`` (distinct keys ``on``): read from the store, or computed for the
+        rows it lacks by ``compute(rows) -> {key: value}`` and stored in one transaction."""
+        keys = [key_text(k) for k in unique[on].itertuples(index=False, name=None)]
+        found = self.store.get_many(keys)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            try:
+                computed = compute(unique.iloc[missing])
+                self.store.put_many((k, v) for k, v in computed.items())
+            except UnstorableValue as e:
+                raise CacheWriteError(f"{self.transformer!r} gives values a cache cannot store ({e}): run without "
+                                      f"the cache (--no-cache)") from None
+            found.update(computed)
+        return [found.get(k) for k in keys]
 
     def _lookup(self, inp: pd.DataFrame) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -165,6 +187,11 @@ class KeyedCache(pt.Transformer):
         return f"{type(self).__name__}({str(self.path)!r}, {self.transformer!r})"
 
 
+def _round_trip(value):
+    """What reading ``value`` back from the store gives: the first pass serves exactly what later passes do."""
+    return decode(encode(value))
+
+
 class ScorerCache(KeyedCache):
     """Re-ranker scores per (query text, docno), for one scorer configuration.
 
@@ -175,39 +202,25 @@ class ScorerCache(KeyedCache):
     """
 
     kind = "scores"
-
-    def _open_store(self, path: Path, computer):
-        return _pyterrier_caching().Sqlite3ScorerCache(path, computer, group="query", key="docno", value="score")
+    on = ["query", "docno"]
 
     def _lookup(self, inp: pd.DataFrame) -> pd.DataFrame:
         pt.validate.result_frame(inp, extra_columns=["query"])
         if len(inp) == 0:
             return rank_results(inp.assign(score=pd.Series(dtype="float64")))
-        # pyterrier-caching inserts every scored row: the same (query, docno) twice in one batch would clash
-        unique = inp.drop_duplicates(["query", "docno"])
-        scores = self.store(unique)[["query", "docno", "score"]]
-        out = inp.drop(columns=["score", "rank"], errors="ignore").merge(scores, on=["query", "docno"], how="left")
+        unique = inp.drop_duplicates(self.on).reset_index(drop=True)  # each pair scored and stored once
+        scores = self._cached(unique, self.on, self._score)
+        values = unique[self.on].assign(score=np.array([np.nan if s is None else s for s in scores], dtype="float64"))
+        out = inp.drop(columns=["score", "rank"], errors="ignore").merge(values, on=self.on, how="left")
         return rank_results(out)  # the library's one tie-break: score, then docno
 
+    def _score(self, rows: pd.DataFrame) -> dict:
+        scored = self._counting(rows)
+        pt.validate.result_frame(scored, extra_columns=["query", "score"])
+        return {key_text(k): float(s) for *k, s in scored[[*self.on, "score"]].itertuples(index=False, name=None)}
+
     def _rows(self, inp: pd.DataFrame) -> int:
-        return len(inp.drop_duplicates(["query", "docno"])) if len(inp) else 0
-
-
-class _PerQuery(pt.Transformer):
-    """Runs a retriever and packs each query's results into one value (column ``results``)."""
-
-    def __init__(self, retriever: pt.Transformer, on: list[str]):
-        self.retriever = retriever
-        self.on = on
-
-    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
-        results = self.retriever(topics)
-        groups = dict(tuple(results.groupby("qid", sort=False))) if len(results) else {}
-        packed = []
-        for qid in topics["qid"]:
-            group = groups.get(qid, results.iloc[:0])
-            packed.append({c: group[c].to_numpy() for c in group.columns})
-        return topics[self.on].assign(results=packed)
+        return len(inp.drop_duplicates(self.on)) if len(inp) else 0
 
 
 class RetrieverCache(KeyedCache):
@@ -216,24 +229,27 @@ class RetrieverCache(KeyedCache):
     kind = "results"
     on = ["qid", "query"]
 
-    def _open_store(self, path: Path, computer):
-        inner = None if computer is None else _PerQuery(computer, self.on)
-        return _pyterrier_caching().Sqlite3KeyValueCache(path, inner, key=self.on, value=["results"])
-
     def _lookup(self, topics: pd.DataFrame) -> pd.DataFrame:
         pt.validate.query_frame(topics, extra_columns=["query"])
         if topics["qid"].duplicated().any():
             raise ValueError("the topics repeat qids: give each query its own qid before retrieval")
         if len(topics) == 0:
             return self.transformer(topics)
-        packed = self.store(topics[self.on])
-        frames = [pd.DataFrame(r) for r in packed["results"] if r is not None and len(next(iter(r.values()), []))]
+        packed = self._cached(topics.reset_index(drop=True), self.on, self._retrieve)
+        frames = [pd.DataFrame(r) for r in packed if isinstance(r, dict) and len(next(iter(r.values()), []))]
         if not frames:
             return self.transformer(topics.iloc[:0])
         return pd.concat(frames, ignore_index=True)
 
-    def _rows(self, inp: pd.DataFrame) -> int:
-        return len(inp)
+    def _retrieve(self, topics: pd.DataFrame) -> dict:
+        """Each query's results, packed as ``{column: array}`` (an empty table for a query without results)."""
+        results = self._counting(topics)
+        groups = dict(tuple(results.groupby("qid", sort=False))) if len(results) else {}
+        packed = {}
+        for key, qid in zip(topics[self.on].itertuples(index=False, name=None), topics["qid"]):
+            group = groups.get(qid, results.iloc[:0])
+            packed[key_text(key)] = _round_trip({c: group[c].to_numpy() for c in group.columns})
+        return packed
 
 
 class EncoderCache(KeyedCache):
@@ -264,18 +280,25 @@ class EncoderCache(KeyedCache):
         """The encoder the cache computes missing entries with (the constructor's ``encoder``)."""
         return self.transformer
 
-    def _open_store(self, path: Path, computer):
-        return _pyterrier_caching().Sqlite3KeyValueCache(path, computer, key=self.on, value=self.columns)
-
     def _lookup(self, inp: pd.DataFrame) -> pd.DataFrame:
         pt.validate.columns(inp, includes=self.on)
         if len(inp) == 0:
             return self.transformer(inp)
-        unique = inp.drop_duplicates(self.on)
-        values = self.store(unique)[[*self.on, *self.columns]]
-        return inp.drop(columns=self.columns, errors="ignore").merge(values, on=self.on, how="left")
+        unique = inp.drop_duplicates(self.on).reset_index(drop=True)
+        values = self._cached(unique, self.on, self._encode)
+        table = unique[self.on].copy()
+        for i, column in enumerate(self.columns):
+            cells = np.empty(len(values), dtype=object)
+            cells[:] = [None if v is None else v[i] for v in values]
+            table[column] = cells
+        return inp.drop(columns=self.columns, errors="ignore").merge(table, on=self.on, how="left")
+
+    def _encode(self, rows: pd.DataFrame) -> dict:
+        encoded = self._counting(rows)
+        pt.validate.columns(encoded, includes=[*self.on, *self.columns])
+        return {key_text(k): _round_trip(tuple(v)) for k, v in zip(
+            encoded[self.on].itertuples(index=False, name=None),
+            encoded[self.columns].itertuples(index=False, name=None))}
 
     def _rows(self, inp: pd.DataFrame) -> int:
         return len(inp.drop_duplicates(self.on)) if len(inp) else 0
-
-

@@ -17,6 +17,7 @@ import pyterrier as pt
 
 from transformers_ir import _paths
 from transformers_ir.data._offline import COLLECTIONS, prepare_collection
+from transformers_ir.data._safe_docstore import protect_docstores
 from transformers_ir.errors import DatasetUnavailable
 
 #: Cranfield's codes (cranqrel.readme): 1 = complete answer ... 4 = minimum interest, -1 = no interest.
@@ -251,6 +252,7 @@ def get_dataset(name: str) -> pt.datasets.Dataset:
     Raises:
         DatasetUnavailable: an unknown id, or one neither in the data folder nor downloadable.
     """
+    protect_docstores()
     irds_id = name.removeprefix("irds:")
     if irds_id in TOPICS_QRELS_FILES:
         data = _paths.data_dir()

@@ -55,6 +55,9 @@ def text_loader(dataset, *, text_field: str = "text") -> pt.Transformer:
     Raises:
         ValueError: the dataset has no document texts.
     """
+    from transformers_ir.data._safe_docstore import protect_docstores
+
+    protect_docstores()  # get_text reads ir_datasets' pickled docstore
     fields = dataset.text_fields() if hasattr(dataset, "text_fields") else [text_field]
     if not fields:
         raise ValueError(f"{dataset!r} has no document texts; a re-ranker needs a corpus with text")

@@ -20,7 +20,7 @@ from transformers_ir.experiments._efficiency import pipeline_parts
 from transformers_ir.experiments._runner import ExperimentResult
 
 #: Distributions whose versions decide the results.
-PACKAGES = ("python-terrier", "pyterrier-pisa", "pyterrier-caching", "ir_datasets", "ir_measures", "torch",
+PACKAGES = ("python-terrier", "pyterrier-pisa", "ir_datasets", "ir_measures", "torch",
             "transformers", "tokenizers", "safetensors", "numpy", "pandas", "scipy")
 #: Attributes of a transformer worth recording when it has them.
 SETTINGS = ("batch_size", "max_length", "query_max_length", "doc_max_length", "dtype", "device", "pooling",
