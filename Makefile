@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM ?= false
 .PHONY: run test install install-dev prepare bench clean-cache lint
 
 run: install prepare
-	$(BIN)/transformers-ir run pipelines/scifact.toml --out runs/scifact
+	$(BIN)/transformers-ir run pipelines/scifact.toml --out runs/scifact --force
 
 test: install-dev prepare lint
 	$(BIN)/python -m pytest -q

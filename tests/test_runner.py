@@ -92,7 +92,7 @@ def test_failed_run_keeps_previous_out(tmp_path, monkeypatch):
 
     monkeypatch.setattr(_report, "plot_deltas", broken_plot)
     with pytest.raises(OSError, match="disk full"):
-        write_outputs(result, tmp_path / "out")
+        write_outputs(result, tmp_path / "out", force=True)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert not list(tmp_path.glob(".tmp-*"))
 

@@ -7,6 +7,7 @@ Every error is a :class:`TransformersIRError` (the CLI reports it without a trac
 | error | also a | raised for |
 |---|---|---|
 | :class:`UsageError` | ``ValueError`` | bad command-line arguments, pipeline files or configs (exit 2) |
+| :class:`OutputExists` | ``ValueError`` | an output path holding what transformers-ir did not write (exit 2) |
 | :class:`PipelineFileError` | ``ValueError`` | a problem in a pipeline file, with its line |
 | :class:`ConfigError` | ``ValueError`` | a problem in a training config, with its key |
 | :class:`DatasetUnavailable` | ``LookupError`` | a dataset neither offline nor downloadable, or an unknown id |
@@ -54,6 +55,10 @@ class ConfigError(UsageError):
     """A problem in a training config; the message names the file, the key and the fix (exit 2)."""
 
 
+class OutputExists(UsageError):
+    """The output path holds something transformers-ir did not write, or an earlier output without ``--force``."""
+
+
 class DatasetUnavailable(TransformersIRError, LookupError):
     """A dataset that is neither in the offline data folder nor downloadable, or an id ir_datasets does not know."""
 
@@ -86,6 +91,6 @@ class UnsafeDocstore(TransformersIRError, ValueError):
     """A document store in ir_datasets' cache holding a pickled object other than a document's plain values."""
 
 
-__all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptIndex", "DatasetUnavailable",
+__all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptIndex", "DatasetUnavailable", "OutputExists",
            "PipelineFileError", "RankingError", "TransformersIRError", "UnsafeArchive", "UnsafeDocstore",
            "UnsafeWeights", "UsageError"]

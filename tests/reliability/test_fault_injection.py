@@ -143,6 +143,7 @@ def test_killed_out_write_keeps_the_previous_folder_and_rerun_completes(tmp_path
     complete = _files(out)
     (out / "table.csv").write_text("the previous run's table\n")  # mark the previous folder
     previous = _files(out)
+    args.append("--force")  # the folder holds our earlier output: replaced only when asked
     # the writer stalls after its first plot, with part of the new folder written, and is killed there
     kill_when(f"""
         import time

@@ -21,7 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a pipeline file and print its table")
     run.add_argument("pipeline", help="a pipeline .toml file (see pipelines/)")
-    run.add_argument("--out", help="folder for the table, per-query results, run files and plots")
+    run.add_argument("--out", help="folder for the table, per-query results, run files and plots (a new or empty "
+                                   "folder; an existing file or a folder transformers-ir did not write is refused)")
+    run.add_argument("--force", action="store_true",
+                     help="replace --out when it holds this command's own earlier output (and nothing else)")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--no-cache", action="store_true",
@@ -55,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--max-length", type=int, help="tokens per pair (default: the checkpoint's)")
     pred.add_argument("--batch-size", type=int, help="pairs per forward pass")
     pred.add_argument("--quiet", action="store_true", help="no progress bar")
-    pred.add_argument("--out", required=True, help="the teacher-score run file to write")
+    pred.add_argument("--out", required=True, help="the teacher-score run file to write (a new file)")
+    pred.add_argument("--force", action="store_true", help="replace --out when it is an earlier teacher-score file")
     pred.set_defaults(fn=_train.predict_command)
     return parser
 

@@ -31,6 +31,6 @@ def predict_command(args: argparse.Namespace) -> int:
             args.out, topics=args.topics, model=args.model, family=args.family, train_config=args.train_config,
             qrels=args.qrels, corpus=args.corpus, run=args.run, engine=args.engine, depth=args.depth,
             judged_positives=not args.no_positives, max_queries=args.max_queries, max_length=args.max_length,
-            batch_size=args.batch_size, verbose=not args.quiet)
+            batch_size=args.batch_size, force=args.force, verbose=not args.quiet)
     print(json.dumps(printed))
     return 0

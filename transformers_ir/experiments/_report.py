@@ -10,6 +10,7 @@ from matplotlib.figure import Figure  # no pyplot: drawing here never switches t
 
 from transformers_ir import _paths
 from transformers_ir._atomic import atomic_dir
+from transformers_ir._outputs import MARKER, check_output_dir, marker_text
 from transformers_ir.experiments._efficiency import qps
 from transformers_ir.experiments._manifest import manifest
 from transformers_ir.experiments._runner import ExperimentResult
@@ -87,19 +88,27 @@ def plot_deltas(result: ExperimentResult, measure, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def write_outputs(result: ExperimentResult, out: str | Path) -> Path:
+def write_outputs(result: ExperimentResult, out: str | Path, *, force: bool = False) -> Path:
     """Write everything into ``out`` as one unit: a temporary folder renamed into place when complete, so an
     interrupted run leaves the previous ``out`` (or none), never a half-written one. ``manifest.json`` records
-    what is needed to regenerate the results.
+    what is needed to regenerate the results; ``transformers_ir_output.json``, written last, lists the files.
+
+    ``out`` must not exist, or be an empty folder, or (with ``force``) hold our own earlier output and nothing else:
+    a file, a link or a folder we did not write is refused and left as it is.
 
     Args:
         result: what :func:`run_experiment` returned.
-        out: the folder (replaced when it exists).
+        out: the folder.
+        force: replace ``out`` when it holds our own earlier output (and nothing else).
 
     Returns:
         ``out``.
+
+    Raises:
+        OutputExists: ``out`` is a file, a link, a folder transformers-ir did not write, or an earlier output
+            without ``force``.
     """
-    out = Path(out)
+    out = check_output_dir(out, force=force)
     with atomic_dir(out, overwrite=True) as tmp:
         result.table.to_csv(tmp / "table.csv", index=False)
         (tmp / "table.md").write_text(format_table(result) + "\n")
@@ -114,4 +123,5 @@ def write_outputs(result: ExperimentResult, out: str | Path) -> Path:
                 plot_deltas(result, measure, tmp / f"delta_{_paths.slug(str(measure), keep='._+-')}.png")
         (tmp / "pipeline.toml").write_bytes(result.spec.path.read_bytes())
         (tmp / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str) + "\n")
+        (tmp / MARKER).write_text(marker_text(tmp, "run"))
     return out

@@ -7,11 +7,17 @@ from pathlib import Path
 import pyterrier as pt
 
 from transformers_ir import first_stage
+from transformers_ir._outputs import check_output_file
 from transformers_ir.data import get_dataset
 from transformers_ir.errors import UsageError
 from transformers_ir.training._config import parse_training_config
 from transformers_ir.training._families import load_reranker
-from transformers_ir.training._teacher import pairs_to_score, score_with_teacher, write_teacher_scores
+from transformers_ir.training._teacher import (
+    pairs_to_score,
+    provenance_path,
+    score_with_teacher,
+    write_teacher_scores,
+)
 from transformers_ir.training._train import ensure_trained
 
 
@@ -19,13 +25,13 @@ def predict_teacher_scores(out: str | Path, *, topics: str, model: str | None = 
                            train_config: str | Path | None = None, qrels: str | None = None,
                            corpus: str | None = None, run: str | Path | None = None, engine: str = "pisa",
                            depth: int = 100, judged_positives: bool = True, max_queries: int | None = None,
-                           max_length: int | None = None, batch_size: int | None = None,
+                           max_length: int | None = None, batch_size: int | None = None, force: bool = False,
                            verbose: bool = True) -> dict:
     """Score the candidates of a run (default: BM25 over the corpus) with a re-ranker and write them as a
     teacher-score file (a TREC run, and ``<out>.json`` with the provenance).
 
     Args:
-        out: the teacher-score file to write.
+        out: the teacher-score file to write (a new file, or with ``force`` an earlier teacher-score file).
         topics: the queries' dataset id (e.g. ``"irds:beir/scifact/train"``).
         model: a re-ranker checkpoint folder or alias (exactly one of ``model`` and ``train_config``).
         family: the family of ``model``.
@@ -39,6 +45,7 @@ def predict_teacher_scores(out: str | Path, *, topics: str, model: str | None = 
         max_queries: only the first N queries.
         max_length: tokens per pair (default: the checkpoint's).
         batch_size: pairs per forward pass.
+        force: replace ``out`` when it is an earlier teacher-score file (one with its provenance beside it).
         verbose: show progress.
 
     Returns:
@@ -46,10 +53,14 @@ def predict_teacher_scores(out: str | Path, *, topics: str, model: str | None = 
 
     Raises:
         UsageError: both or neither of ``model`` and ``train_config``, or a missing run file.
+        OutputExists: ``out`` is a folder, a link, a file transformers-ir did not write, or an earlier
+            teacher-score file without ``force``.
     """
     if bool(model) == bool(train_config):
         raise UsageError("predict needs exactly one of --model (a checkpoint or alias) or --train-config "
                          "(the model a training config trains, trained first when missing)")
+    # before any work; ours: a teacher-score file has its provenance beside it (both are replaced together)
+    check_output_file(out, force=force, ours=provenance_path(out).is_file())
     dataset = get_dataset(topics)
     documents = get_dataset(corpus) if corpus else dataset
     queries = dataset.get_topics()

@@ -13,6 +13,7 @@ from pathlib import Path
 import transformers
 
 from transformers_ir._atomic import atomic_file
+from transformers_ir._outputs import claim_work_dir
 from transformers_ir.training._config import SUMMARY, TrainingSpec, parse_training_config
 from transformers_ir.training._dataset import build_dataset, teacher_scores_cached
 from transformers_ir.training._families import load_family
@@ -53,9 +54,13 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
 
     Returns:
         The final model's folder.
+
+    Raises:
+        OutputExists: ``[train] output`` is a file, a link, or a folder transformers-ir did not write.
     """
     spec = _spec(config)
-    output = spec.output_dir()
+    output = claim_work_dir(spec.output_dir(), kind="training", evidence=(SUMMARY, "checkpoints"),
+                            flag=f"{spec.path or spec.name}: [train] output")
     source = source_model(spec, verbose=verbose)  # a parent config's model, trained first when missing
     teacher_model = None
     if spec.teacher is not None and spec.teacher.train_config and not teacher_scores_cached(spec):
