@@ -46,7 +46,12 @@ def dataset_index(dataset, engine: Engine = "pisa", *, root: str | Path | None =
         _log.warning("%s holds an interrupted build (no completion marker): rebuilding it", path)
         shutil.rmtree(path)
     fields = dataset.text_fields() if hasattr(dataset, "text_fields") else ["text"]
-    index.build(dataset.get_corpus_iter(verbose=verbose), fields=fields)
+    try:
+        index.build(dataset.get_corpus_iter(verbose=verbose), fields=fields)
+    except FileExistsError:
+        if not index.built():
+            raise
+        _log.info("%s was built by another process meanwhile: using it", path)  # the same corpus, the same index
     return index
 
 

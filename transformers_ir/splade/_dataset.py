@@ -124,7 +124,19 @@ def dataset_splade_index(dataset, splade: Splade, *, engine: SparseEngine = "pis
         shutil.rmtree(index.path)
     encodings = folder / "encodings"
     if not shards_complete(encodings):
-        if encodings.exists():
-            shutil.rmtree(encodings)
-        encode_shard(splade, corpus_docs(dataset), encodings, rank=0, world_size=1, verbose=verbose)
-    return index.build(read_shards(encodings), verbose=verbose)
+        # shards of an earlier multi-process encoding that never completed; never another process's live one,
+        # which stays under a temporary name until it is complete
+        for stale in encodings.glob("shard-*"):
+            if not stale.name.endswith("-of-00001"):
+                shutil.rmtree(stale)
+        try:
+            encode_shard(splade, corpus_docs(dataset), encodings, rank=0, world_size=1, verbose=verbose)
+        except FileExistsError:  # another process encoded the corpus meanwhile
+            if not shards_complete(encodings):
+                raise
+    try:
+        return index.build(read_shards(encodings), verbose=verbose)
+    except FileExistsError:
+        if not index.built():
+            raise
+        return index  # built by another process meanwhile, from the same encodings
