@@ -94,3 +94,18 @@ def evaluation_frame(results: pd.DataFrame, source: str = "the run") -> pd.DataF
     check_unique(results, source)
     ranked = rank_results(results)
     return ranked.assign(score=-ranked["rank"].astype("float64"))
+
+
+def top_k(results: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Each query's ``k`` best rows by :func:`rank_results` (score descending, then docno), ranked: which of
+    several documents tied at the cut survive follows the tie-break, not the order they came in."""
+    ranked = rank_results(results)
+    return ranked[ranked["rank"] < k].reset_index(drop=True)
+
+
+def check_cutoff(k, name: str = "cutoff") -> int:
+    """``k`` as a cutoff (results kept per query): a positive whole number, else a ``ValueError`` naming ``name``."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{name} must be a positive whole number (results kept per query), got {k!r}")
+    return int(k)
+

@@ -14,6 +14,7 @@ import pandas as pd
 import pyterrier as pt
 
 from transformers_ir import _paths
+from transformers_ir._cutoff import Cutoff
 from transformers_ir.caching import KeyedCache, RetrieverCache, ScorerCache, cache_key, key_hash
 from transformers_ir.experiments._pipeline_file import Stage
 
@@ -64,4 +65,5 @@ class StageCaches:
 
 
 def with_cutoff(transformer: pt.Transformer, cutoff: int | None) -> pt.Transformer:
-    return transformer if cutoff is None else transformer % cutoff
+    """The stage followed by its ``"%" = K`` cut, applied with the library's tie-break (:class:`Cutoff`)."""
+    return transformer if cutoff is None else transformer >> Cutoff(cutoff)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 
 import pyterrier as pt
@@ -103,6 +104,22 @@ class IndexArtifact(pt.Artifact):
             )
         return meta
 
+    @property
+    def build_id(self) -> str:
+        """What tells this build from any other at the same path (a rebuild, another corpus, other settings): the
+        id recorded when it was built, or for indexes built before ids were recorded, the marker's SHA-256."""
+        found = self.metadata.get("build_id")
+        return found if isinstance(found, str) else file_hash(self.path / MARKER)
+
+    def identity(self) -> dict:
+        """The index as a part of a cache key: a retriever reading it is cached under its build, so a rebuilt
+        index at the same path is never served the old one's cached results.
+
+        Returns:
+            ``{"index": <absolute path>, "engine": ..., "build": <build id>}``.
+        """
+        return {"index": str(self.path.resolve()), "engine": self.engine, "build": self.build_id}
+
     def built(self) -> bool:
         """Whether a complete index is here (its marker, written last, exists)."""
         return (self.path / MARKER).is_file()
@@ -131,6 +148,7 @@ class IndexArtifact(pt.Artifact):
             self._write_pt_meta(tmp)
             meta = {
                 "engine": self.engine,
+                "build_id": uuid.uuid4().hex,  # a rebuild at the same path is another index: caches key on it
                 "num_docs": num_docs,
                 "build_seconds": round(time.perf_counter() - start, 3),
                 "transformers_ir_version": __version__,

@@ -216,6 +216,12 @@ class ExactSparseIndex(SparseIndex):
                             {t: i for i, t in enumerate(terms)})
         return self._loaded
 
+    def docno_order(self) -> np.ndarray:
+        """Each document's position in docno order (ties at a cut are broken by docno, as in the ranking)."""
+        if getattr(self, "_docno_order", None) is None:
+            self._docno_order = pd.factorize(self.load()[1], sort=True)[0]
+        return self._docno_order
+
     def retriever(self, *, num_results: int = 1000, verbose: bool = False, quantised: bool = False):
         """Brute-force retrieval; ``quantised=True`` scores ``round(w * scale)`` impacts like the impact engines."""
         self.verify()
@@ -238,15 +244,10 @@ class ExactSparseRetriever(SparseRetriever):
         scores = (queries @ matrix.T).tocsr()
         rows = ((q, scores.indices[a:b], scores.data[a:b])
                 for q, (a, b) in enumerate(zip(scores.indptr[:-1], scores.indptr[1:])))
-        hits = top_hits(rows, self.num_results)
+        hits = top_hits(rows, self.num_results, self.index.docno_order())
         divisor = self.index.scale ** 2 if self.quantised else 1.0
         return pd.DataFrame({"qidx": hits["qidx"], "docno": docnos[hits["doc"].to_numpy()],
                              "score": hits["score"].to_numpy(dtype="float64") / divisor})
-
-    def fuse_rank_cutoff(self, k: int):
-        if k < self.num_results:
-            return ExactSparseRetriever(self.index, num_results=k, verbose=self.verbose, quantised=self.quantised)
-        return None
 
     def _config(self) -> tuple:
         return (*super()._config(), self.quantised)

@@ -72,4 +72,5 @@ class PisaIndex(IndexArtifact):
 
     def bm25(self, *, k1: float = 0.9, b: float = 0.4, num_results: int = 1000, verbose: bool = False):
         """BM25 with PISA's (and Anserini's) defaults, k1 = 0.9, b = 0.4."""
-        return QueryGuard(self.pisa_index().bm25(k1=k1, b=b, num_results=num_results, verbose=verbose))
+        return QueryGuard(self.pisa_index().bm25(k1=k1, b=b, num_results=num_results, verbose=verbose),
+                          identity=self.identity())

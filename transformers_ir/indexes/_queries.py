@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir._ranking import rank_results
 from transformers_ir._validate import refuse_missing_queries
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")  # control characters other than tab and newlines
@@ -50,17 +51,23 @@ def check_queries(topics: pd.DataFrame) -> None:
 
 class QueryGuard(pt.Transformer):
     """A retriever fed checked queries cleaned by ``clean``; the output keeps the original query, so a re-ranker
-    downstream sees the user's text.
+    downstream sees the user's text, and is ranked by the library's one tie-break (score, then docno), so a cutoff
+    after it (``% K``) keeps what that tie-break says.
 
     Args:
         retriever: the engine's retriever (query frame in, result frame out).
         clean: maps each query to what the engine is given (:func:`plain_query`, or :func:`sanitise_query`
             for Terrier).
+        identity: what identifies the index the retriever reads (its path and build, see
+            ``IndexArtifact.identity``): part of the cache key, so a rebuilt index is never served the old
+            index's cached results. Without it the retriever is not cached.
     """
 
-    def __init__(self, retriever: pt.Transformer, *, clean: Callable[[str], str] = plain_query):
+    def __init__(self, retriever: pt.Transformer, *, clean: Callable[[str], str] = plain_query,
+                 identity: dict | None = None):
         self.retriever = retriever
         self.clean = clean
+        self.identity = identity
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
         check_queries(topics)
@@ -70,16 +77,18 @@ class QueryGuard(pt.Transformer):
         # not astype(str): with pyarrow installed, pandas 3 makes that an Arrow column, which refuses lone surrogates
         results = self.retriever(topics.assign(query=topics["query"].map(lambda q: self.clean(str(q)))))
         query = original.reindex(results["qid"]).to_numpy(dtype=object)  # keeps the column's dtype (see above)
-        return results.assign(query=pd.Series(query, index=results.index, dtype=original.dtype))
+        return rank_results(results.assign(query=pd.Series(query, index=results.index, dtype=original.dtype)))
 
-    def fuse_rank_cutoff(self, k: int):
-        """PyTerrier's ``% k`` folded into the engine (its ``num_results``), guarded the same way; None when the
-        engine cannot."""
-        fused = getattr(self.retriever, "fuse_rank_cutoff", lambda k: None)(k)
-        return QueryGuard(fused, clean=self.clean) if fused is not None else None
+    def cache_key(self) -> dict | None:
+        """The engine's configuration (its ``repr``: index, model, parameters, depth) with the index's build;
+        None (not cached) when the index is not known."""
+        if self.identity is None:
+            return None
+        return {"retriever": repr(self.retriever), "clean": self.clean.__name__, **self.identity}
 
     def __eq__(self, other) -> bool:
-        return type(other) is type(self) and (other.retriever, other.clean) == (self.retriever, self.clean)
+        return type(other) is type(self) and (other.retriever, other.clean, other.identity) == (
+            self.retriever, self.clean, self.identity)
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.retriever, self.clean))

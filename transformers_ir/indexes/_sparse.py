@@ -247,12 +247,6 @@ class SparseRetriever(pt.Transformer):
     def _key_extra(self) -> dict:
         return {}
 
-    def fuse_rank_cutoff(self, k: int):
-        """PyTerrier's ``% k`` as a retriever with ``num_results=k`` (None when ``k`` cuts nothing)."""
-        if k < self.num_results:
-            return type(self)(self.index, num_results=k, verbose=self.verbose)
-        return None
-
     def _config(self) -> tuple:
         return (self.index, self.num_results)
 
@@ -266,15 +260,17 @@ class SparseRetriever(pt.Transformer):
         return f"{self.index!r}.retriever(num_results={self.num_results})"
 
 
-def top_hits(scores_rows: Iterable[tuple[int, np.ndarray, np.ndarray]], num_results: int) -> pd.DataFrame:
+def top_hits(scores_rows: Iterable[tuple[int, np.ndarray, np.ndarray]], num_results: int,
+             docno_order: np.ndarray | None = None) -> pd.DataFrame:
     """``(qidx, doc ids, scores)`` per query -> the ``num_results`` best as a frame ``qidx, doc, score``
-    (ties at the cut broken by doc id, the same order as the final ranking)."""
+    (ties at the cut broken by docno, the same order as the final ranking: ``docno_order[doc id]`` is the
+    position of the document's docno in sorted order; by doc id when not given)."""
     qidx, docs, scores = [], [], []
     for q, ids, values in scores_rows:
         keep = values > 0
         ids, values = ids[keep], values[keep]
         if len(values) > num_results:
-            order = np.lexsort((ids, -values))[:num_results]
+            order = np.lexsort((ids if docno_order is None else docno_order[ids], -values))[:num_results]
             ids, values = ids[order], values[order]
         qidx.append(np.full(len(ids), q, dtype=np.int64))
         docs.append(ids)

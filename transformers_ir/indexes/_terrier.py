@@ -67,7 +67,7 @@ class TerrierIndex(IndexArtifact):
         retr = pt.terrier.Retriever(
             self.index_ref(), wmodel=wmodel, num_results=num_results, controls=controls or {}, verbose=verbose
         )
-        return QueryGuard(retr, clean=sanitise_query)
+        return QueryGuard(retr, clean=sanitise_query, identity=self.identity())
 
     def bm25(self, *, k1: float = 1.2, b: float = 0.75, num_results: int = 1000, verbose: bool = False):
         """BM25 with Terrier's defaults (k1 = 1.2, b = 0.75)."""

@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from transformers_ir import _paths
+from transformers_ir._cutoff import Cutoff
 from transformers_ir._identity import json_hash
+from transformers_ir._ranking import check_cutoff
 from transformers_ir.data import get_dataset
 from transformers_ir.errors import UsageError
 from transformers_ir.registry import CUTOFF_KEY, Context, registry
@@ -141,7 +143,9 @@ def negatives_stage(spec: TrainingSpec, corpus):
         raise UsageError(f"[data] negatives: {'; '.join(problems)}")
     stage = components[name].build(Context(dataset=corpus, base_dir=spec.path.parent if spec.path else Path(".")),
                                    params)
-    return stage % cutoff if cutoff else stage
+    if cutoff is None:
+        return stage
+    return stage >> Cutoff(check_cutoff(cutoff, f"[data] negatives {CUTOFF_KEY!r}"))  # ties cut by docno
 
 
 def build_dataset(spec: TrainingSpec, *, verbose: bool = False,

@@ -13,7 +13,7 @@ import pyterrier as pt
 from transformers_ir import _checkpoint
 from transformers_ir._atomic import atomic_file
 from transformers_ir._identity import weights_hash
-from transformers_ir._ranking import rank_results
+from transformers_ir._ranking import rank_results, top_k
 from transformers_ir.data import text_loader
 from transformers_ir.errors import UsageError
 
@@ -33,8 +33,8 @@ def pairs_to_score(run: pd.DataFrame, topics: pd.DataFrame, qrels: pd.DataFrame 
         ``qid, query, docno``, each pair once.
     """
     pt.validate.columns(run, includes=["qid", "docno", "score"])
-    ranked = rank_results(run[["qid", "docno", "score"]].astype({"qid": str, "docno": str}))
-    pairs = ranked.loc[ranked["rank"] < depth, ["qid", "docno"]]
+    ranked = top_k(run[["qid", "docno", "score"]].astype({"qid": str, "docno": str}), depth)
+    pairs = ranked[["qid", "docno"]]  # ties at the cut broken by docno, as everywhere
     if qrels is not None:
         positives = qrels[qrels["label"] > 0].astype({"qid": str, "docno": str})[["qid", "docno"]]
         pairs = pd.concat([pairs, positives], ignore_index=True)
