@@ -3,6 +3,11 @@ hub cache), list its weight files and tensor names, load its tokenizer, read and
 that travels with the weights, and load or save weights safely (safetensors, or ``torch.load(weights_only=True)``
 through :mod:`transformers_ir._safe_io`).
 
+Loading refuses what Hugging Face would silently make up: a weight the checkpoint lacks is filled with a fresh
+random one (two loads then score the same pairs differently), so missing keys are refused by name
+(:func:`refuse_missing_weights`) unless the caller asked for a new head (``num_labels=``); a folder without a
+tokenizer's vocabulary would give a tokenizer of only its special tokens, so it is refused naming the files.
+
 The settings file is :data:`SETTINGS_FILE`: ``{"architecture": ..., <the family's config_keys>...}``. Checkpoints
 written before it (``reranker.json`` by the re-rankers, ``splade_config.json`` by SPLADE) are still read.
 """
@@ -10,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from transformers_ir import _safe_io
+from transformers_ir.errors import IncompleteCheckpoint
 from transformers_ir.models import resolve_model
 
 #: The JSON of settings a family saves next to its Hugging Face weights (max lengths, head, pooling, ...).
@@ -22,8 +29,9 @@ LEGACY_SETTINGS_FILES = ("reranker.json", "splade_config.json")
 WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
 #: Index files of a checkpoint sharded over several weight files (``{"weight_map": {tensor: file}}``).
 SHARD_INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model",
-                   "sentencepiece.bpe.model")
+#: Files that hold a tokenizer's vocabulary (one is needed; ``tokenizer_config.json`` alone holds none).
+VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                    "tokenizer.model")
 
 
 def checkpoint_dir(name_or_path: str | os.PathLike) -> Path:
@@ -204,15 +212,96 @@ def load_tokenizer(path: Path, backbone: str | None, *, trust_remote_code: bool 
         The tokenizer.
 
     Raises:
-        FileNotFoundError: neither the checkpoint nor a backbone gives one.
+        IncompleteCheckpoint: neither the checkpoint nor a backbone has a vocabulary file (:data:`VOCABULARY_FILES`).
     """
     from transformers import AutoTokenizer
 
-    if any((path / f).is_file() for f in TOKENIZER_FILES):
+    if any((path / f).is_file() for f in VOCABULARY_FILES):
         source = str(path)
     elif backbone is not None:
         source = resolve_model(backbone)
+        require_vocabulary(source, backbone)
     else:
-        raise FileNotFoundError(f"checkpoint {path} has no tokenizer ({' or '.join(TOKENIZER_FILES)}): save the "
-                                "tokenizer with it, or pass backbone=<the model whose tokenizer it uses>")
+        raise IncompleteCheckpoint(f"checkpoint {path} has no tokenizer (none of {', '.join(VOCABULARY_FILES)}): "
+                                   "save the tokenizer with it, or pass backbone=<the model whose tokenizer it uses>")
     return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+
+
+def require_vocabulary(path: str | Path, name: str) -> None:
+    """A local checkpoint folder must hold a tokenizer's vocabulary (one of :data:`VOCABULARY_FILES`).
+
+    Args:
+        path: the folder (anything else, e.g. a hub name, is left to Hugging Face).
+        name: the checkpoint's name, for the message.
+
+    Raises:
+        IncompleteCheckpoint: a folder without any vocabulary file.
+    """
+    path = Path(path)
+    if path.is_dir() and not any((path / f).is_file() for f in VOCABULARY_FILES):
+        raise IncompleteCheckpoint(f"checkpoint {name!r} ({path}) has no tokenizer: none of "
+                                   f"{', '.join(VOCABULARY_FILES)}; save the tokenizer with the model "
+                                   f"(tokenizer.save_pretrained(folder)) or copy its files there")
+
+
+def check_tokenizer_fits(tokenizer, vocab_size: int | None, name: str) -> None:
+    """The tokenizer's ids must fit the model's embeddings, and cover most of them (a tokenizer of a few tokens
+    for a model of thousands belongs to something else).
+
+    Args:
+        tokenizer: the loaded tokenizer.
+        vocab_size: the model's embedding rows (``config.vocab_size``; None skips the check).
+        name: the checkpoint's name, for the message.
+
+    Raises:
+        IncompleteCheckpoint: more tokens than embeddings, or fewer than a quarter of them.
+    """
+    if not vocab_size:
+        return
+    size = len(tokenizer)
+    if size > vocab_size or size < vocab_size // 4:
+        raise IncompleteCheckpoint(f"the tokenizer of {name!r} has {size} tokens but the model has {vocab_size} "
+                                   f"embeddings: the tokenizer files are missing or belong to another model; save "
+                                   f"the model's own tokenizer with it")
+
+
+def head_keys(keys: Iterable[str], base_prefix: str) -> set[str]:
+    """The keys of a task head on top of the base model: outside ``base_prefix`` (``classifier.*``), or its
+    pooler (``bert.pooler.*``), which only the classification head reads.
+
+    Args:
+        keys: weight names.
+        base_prefix: the base model's prefix (``model.base_model_prefix``, e.g. ``"bert"``).
+
+    Returns:
+        The head's keys among ``keys``.
+    """
+    prefix = f"{base_prefix}." if base_prefix else ""
+    return {k for k in keys if not k.startswith(prefix) or k[len(prefix):].startswith("pooler.")}
+
+
+def refuse_missing_weights(info: dict, name: str, *, base_prefix: str = "", new_head: bool = False,
+                           what: str = "model") -> None:
+    """Refuse a checkpoint Hugging Face loaded with weights missing (``from_pretrained(...,
+    output_loading_info=True)``): they would be random.
+
+    Args:
+        info: Hugging Face's loading info (``missing_keys``).
+        name: the checkpoint's name, for the message.
+        base_prefix: the base model's prefix (see :func:`head_keys`).
+        new_head: a new head was asked for (``num_labels=``): the head's own keys may be missing.
+        what: what the checkpoint should be, for the message.
+
+    Raises:
+        IncompleteCheckpoint: naming the missing keys (the first eight) and the fix.
+    """
+    missing = set(info.get("missing_keys") or ())
+    if new_head:
+        missing -= head_keys(missing, base_prefix)
+    if missing:
+        shown = ", ".join(sorted(missing)[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        fix = ("give the complete checkpoint" if new_head else
+               "give the complete checkpoint, or pass num_labels=N to put a new, randomly initialised head on a "
+               "bare encoder (then train it)")
+        raise IncompleteCheckpoint(f"checkpoint {name!r} lacks {len(missing)} weights of the {what} ({shown}): they "
+                                   f"would be random, and scores would change from one load to the next: {fix}")

@@ -12,6 +12,7 @@ Every error is a :class:`TransformersIRError` (the CLI reports it without a trac
 | :class:`ConfigError` | ``ValueError`` | a problem in a training config, with its key |
 | :class:`DatasetUnavailable` | ``LookupError`` | a dataset neither offline nor downloadable, or an unknown id |
 | :class:`RankingError` | ``ValueError`` | NaN/infinite scores, a (qid, docno) pair ranked twice |
+| :class:`IncompleteCheckpoint` | ``ValueError`` | a checkpoint lacking weights its model needs, or its tokenizer |
 | :class:`CorruptIndex` | ``RuntimeError`` | an index whose files changed since it was built |
 | :class:`CacheMismatch` | ``RuntimeError`` | a cache folder of another configuration, version or tool |
 | :class:`CacheWriteError` | ``OSError`` | a cache that could not be read or written (disk full, permissions) |
@@ -71,6 +72,10 @@ class CorruptIndex(TransformersIRError, RuntimeError):
     """A built index whose files no longer match the sizes or checksums recorded when it was built."""
 
 
+class IncompleteCheckpoint(TransformersIRError, ValueError):
+    """A checkpoint lacking weights its architecture needs (they would be random), or a tokenizer's files."""
+
+
 class CacheMismatch(TransformersIRError, RuntimeError):
     """A cache folder that belongs to another configuration, another version or no cache at all."""
 
@@ -91,6 +96,6 @@ class UnsafeDocstore(TransformersIRError, ValueError):
     """A document store in ir_datasets' cache holding a pickled object other than a document's plain values."""
 
 
-__all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptIndex", "DatasetUnavailable", "OutputExists",
-           "PipelineFileError", "RankingError", "TransformersIRError", "UnsafeArchive", "UnsafeDocstore",
-           "UnsafeWeights", "UsageError"]
+__all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptIndex", "DatasetUnavailable",
+           "IncompleteCheckpoint", "OutputExists", "PipelineFileError", "RankingError", "TransformersIRError",
+           "UnsafeArchive", "UnsafeDocstore", "UnsafeWeights", "UsageError"]

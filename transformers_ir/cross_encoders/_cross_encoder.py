@@ -56,7 +56,8 @@ class CrossEncoder(Reranker):
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, num_labels: int | None = None,
                         trust_remote_code: bool = False, **kwargs) -> CrossEncoder:
         """Load a checkpoint (hub name in the local cache, offline alias such as ``'all-MiniLM-L6-v2'``, or a
-        folder). ``num_labels`` puts a new, randomly initialised head on a bare encoder (seed torch first).
+        folder). ``num_labels`` puts a new, randomly initialised head on a bare encoder (seed torch first);
+        without it, a checkpoint lacking any weight (its classifier included) is refused, naming the keys.
         Other keywords are the constructor's (``batch_size``, ``precision``, ``max_length``, ...)."""
         from transformers import AutoModelForSequenceClassification
 
@@ -64,8 +65,10 @@ class CrossEncoder(Reranker):
         _checkpoint.require_files(path, ("config.json",),
                                   _checkpoint.WEIGHTS_FILES + ("model.safetensors.index.json",))
         extra = {} if num_labels is None else {"num_labels": num_labels}
-        model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=trust_remote_code,
-                                                                   dtype=torch.float32,
-                                                                   **extra)
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            path, trust_remote_code=trust_remote_code, dtype=torch.float32, output_loading_info=True, **extra)
+        _checkpoint.refuse_missing_weights(info, str(name_or_path), base_prefix=model.base_model_prefix,
+                                           new_head=num_labels is not None, what="sequence classifier")
         tokenizer = _checkpoint.load_tokenizer(path, None, trust_remote_code=trust_remote_code)
+        _checkpoint.check_tokenizer_fits(tokenizer, getattr(model.config, "vocab_size", None), str(name_or_path))
         return cls._build(str(name_or_path), model, tokenizer, _checkpoint.read_settings(path), kwargs)

@@ -82,9 +82,12 @@ def _load_mlm(path: str, name: str, trust_remote_code: bool) -> nn.Module:
     if architectures and not any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in architectures):
         raise ValueError(f"{problem} (it is a {', '.join(architectures)}): {fix}")
     try:
-        return AutoModelForMaskedLM.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model, info = AutoModelForMaskedLM.from_pretrained(path, trust_remote_code=trust_remote_code,
+                                                           output_loading_info=True)
     except ValueError as e:
         raise ValueError(f"{problem} ({e}): {fix}") from e
+    _checkpoint.refuse_missing_weights(info, name, what="masked-language model (SPLADE needs its MLM head)")
+    return model
 
 
 class Splade:
@@ -171,6 +174,7 @@ class Splade:
         settings.update({k: v for k, v in given.items() if v is not None})
         model = _load_mlm(str(path), name_or_path, trust_remote_code)
         tokenizer = _checkpoint.load_tokenizer(path, None, trust_remote_code=trust_remote_code)
+        _checkpoint.check_tokenizer_fits(tokenizer, getattr(model.config, "vocab_size", None), name_or_path)
         if query_model is None and (path / QUERY_FOLDER).is_dir():
             query_model = str(path / QUERY_FOLDER)
         query = None
