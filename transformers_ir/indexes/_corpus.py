@@ -1,9 +1,13 @@
 """Checks on the documents that go into any index: shared by every engine we build indexes with."""
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 
 import more_itertools
+
+#: What Java's String.trim() removes from both ends of a Terrier docno: every character up to U+0020.
+_TRIMMED = "".join(chr(i) for i in range(0x21))
 
 
 class CorpusGuard:
@@ -38,6 +42,18 @@ class CorpusGuard:
             raise TypeError(f"docno {docno!r} is a {type(docno).__name__}, not a str: convert docnos to str first")
         if not docno:
             raise ValueError(f"document #{self.count} has an empty docno: every document needs a unique docno")
+        if not docno.isascii():
+            try:
+                docno.encode("utf-8")
+            except UnicodeEncodeError:  # PISA's C++ aborts the whole process on it; Terrier stores '?'
+                raise ValueError(f"docno {docno!r} (document #{self.count}) is not valid Unicode (an unpaired "
+                                 f"surrogate): decode the source with errors='replace' or map docnos first") from None
+        if any(unicodedata.category(c) == "Cc" for c in docno):  # NUL, tab, newline, escape, ...
+            raise ValueError(f"docno {docno!r} (document #{self.count}) holds control characters (tab, newline, "
+                             f"NUL, ...), which engines and run files do not keep: map docnos to printable strings")
+        if docno != docno.strip() or docno.strip(_TRIMMED) != docno:
+            raise ValueError(f"docno {docno!r} (document #{self.count}) starts or ends with white space, which "
+                             f"Terrier strips (so 'd1 ' and 'd1' would become one document): strip docnos first")
         if self.max_docno_length is not None and len(docno) > self.max_docno_length:
             raise ValueError(
                 f"docno {docno!r} is {len(docno)} characters, longer than this index stores "
