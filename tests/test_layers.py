@@ -25,8 +25,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "transformers_ir"
 
-CORE = {"_atomic", "_checkpoint", "_cutoff", "_device", "_errors", "_identity", "_lazy", "_options", "_outputs",
-        "_paths", "_ranking", "_safe_io", "_validate", "_version", "errors", "models", "registry"}
+CORE = {"_atomic", "_checkpoint", "_cutoff", "_device", "_errors", "_identity", "_jsonfile", "_lazy", "_options",
+        "_outputs", "_paths", "_ranking", "_safe_io", "_validate", "_version", "errors", "models", "registry"}
 LAYERS = [CORE, {"data", "indexes", "caching"}, {"first_stage", "splade", "cross_encoders", "dense"},
           {"components"}, {"training"}, {"experiments"}, {"cli"}]
 

@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from transformers_ir import _safe_io
-from transformers_ir.errors import IncompleteCheckpoint
+from transformers_ir._jsonfile import read_json
+from transformers_ir.errors import CorruptFile, IncompleteCheckpoint
 from transformers_ir.models import resolve_model
 
 #: The JSON of settings a family saves next to its Hugging Face weights (max lengths, head, pooling, ...).
@@ -88,10 +89,14 @@ def read_settings(path: Path) -> dict:
 
     Returns:
         The settings (empty when the folder has none, e.g. a checkpoint from the hub).
+
+    Raises:
+        CorruptFile: a settings file that is truncated or not a JSON object.
     """
     for name in (SETTINGS_FILE, *LEGACY_SETTINGS_FILES):
         if (path / name).is_file():
-            return json.loads((path / name).read_text())
+            return read_json(path / name, fix="save the model again (save_pretrained), or delete the file for "
+                                              "its defaults")
     return {}
 
 
@@ -119,13 +124,17 @@ def weight_files(path: Path) -> list[Path]:
 
     Raises:
         FileNotFoundError: no weights in the folder.
+        CorruptFile: a shard index that is not JSON or names no ``weight_map``.
     """
     for name in WEIGHTS_FILES:
         if (path / name).is_file():
             return [path / name]
     for name in SHARD_INDEX_FILES:
         if (path / name).is_file():
-            shards = sorted(set(json.loads((path / name).read_text())["weight_map"].values()))
+            weight_map = read_json(path / name, fix="copy the complete checkpoint folder again").get("weight_map")
+            if not isinstance(weight_map, dict):
+                raise CorruptFile(f"{path / name} has no weight_map: copy the complete checkpoint folder again")
+            shards = sorted(set(weight_map.values()))
             return [path / shard for shard in shards]
     require_files(path, WEIGHTS_FILES + SHARD_INDEX_FILES)
     return []

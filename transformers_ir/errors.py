@@ -13,6 +13,7 @@ Every error is a :class:`TransformersIRError` (the CLI reports it without a trac
 | :class:`DatasetUnavailable` | ``LookupError`` | a dataset neither offline nor downloadable, or an unknown id |
 | :class:`RankingError` | ``ValueError`` | NaN/infinite scores, a (qid, docno) pair ranked twice |
 | :class:`IncompleteCheckpoint` | ``ValueError`` | a checkpoint lacking weights its model needs, or its tokenizer |
+| :class:`CorruptFile` | ``ValueError`` | a JSON file of ours that is truncated, not JSON or not the shape written |
 | :class:`CorruptIndex` | ``RuntimeError`` | an index whose files changed since it was built |
 | :class:`CacheMismatch` | ``RuntimeError`` | a cache folder of another configuration, version or tool |
 | :class:`CacheWriteError` | ``OSError`` | a cache that could not be read or written (disk full, permissions) |
@@ -66,6 +67,10 @@ class DatasetUnavailable(TransformersIRError, LookupError):
 
 class RankingError(TransformersIRError, ValueError):
     """Scores or rows that cannot be ranked or evaluated correctly (NaN/inf scores, a pair ranked twice)."""
+
+
+class CorruptFile(TransformersIRError, ValueError):
+    """A JSON file of ours that is unreadable (truncated, not UTF-8, not JSON, or not the shape expected)."""
 
 
 class CorruptIndex(TransformersIRError, RuntimeError):

@@ -3,7 +3,6 @@ the CLS vector of the last hidden state through one ``Linear(hidden, 1)``."""
 from __future__ import annotations
 
 import inspect
-import json
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 
 from transformers_ir import _checkpoint
+from transformers_ir._jsonfile import read_json
 from transformers_ir.cross_encoders._base import Reranker
 from transformers_ir.models import resolve_model
 
@@ -76,7 +76,7 @@ class BertCat(Reranker):
 
         path = _checkpoint.checkpoint_dir(name_or_path)
         _checkpoint.require_files(path, ("config.json",), _checkpoint.WEIGHTS_FILES)
-        config = json.loads((path / "config.json").read_text())
+        config = read_json(path / "config.json", fix="copy the complete checkpoint folder again")
         backbone = backbone or config.get("bert_model")
         source = resolve_model(backbone) if "bert_model" in config else str(path)
         encoder_config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)

@@ -19,6 +19,7 @@ import pyterrier as pt
 
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._identity import file_hash
+from transformers_ir._jsonfile import read_json
 from transformers_ir._version import __version__
 from transformers_ir.errors import CorruptIndex
 
@@ -87,7 +88,8 @@ class IndexArtifact(pt.Artifact):
             FileNotFoundError: no complete index here.
         """
         try:
-            return json.loads((self.path / MARKER).read_text())
+            return read_json(self.path / MARKER, fix="rebuild the index with .build(docs, overwrite=True), or delete "
+                                                    "the folder")
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"no complete {self.engine} index at {self.path}: build it first with .build(docs)"
@@ -161,7 +163,7 @@ class IndexArtifact(pt.Artifact):
         """PyTerrier's ``pt_meta.json`` naming this class; what the engine wrote there is kept (pyterrier-pisa
         keeps its stemmer there and reads it back when it opens the index)."""
         file = folder / PT_META
-        engine_meta = json.loads(file.read_text()) if file.is_file() else {}
+        engine_meta = read_json(file, fix="rebuild the index") if file.is_file() else {}
         file.write_text(json.dumps({**engine_meta, "type": self.ARTIFACT_TYPE, "format": self.ARTIFACT_FORMAT,
                                     "package_hint": self.ARTIFACT_PACKAGE_HINT}) + "\n")
 

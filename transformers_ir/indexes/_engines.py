@@ -11,6 +11,7 @@ import pandas as pd
 import pyterrier as pt
 import scipy.sparse as sp
 
+from transformers_ir._jsonfile import read_json
 from transformers_ir._options import SPARSE_ENGINES, SparseEngine
 from transformers_ir.indexes._pisa_batches import padded_batches
 from transformers_ir.indexes._sparse import SparseIndex, SparseRetriever, dot_scale, top_hits
@@ -210,9 +211,10 @@ class ExactSparseIndex(SparseIndex):
         """The ``[docs, terms]`` weight matrix, the docnos, and the term -> column lexicon."""
         if getattr(self, "_loaded", None) is None:
             _ = self.metadata  # raises, naming the fix, when no complete index is there
-            terms = json.loads((self.path / "terms.json").read_text())
+            fix = "rebuild the index with overwrite=True"
+            terms = read_json(self.path / "terms.json", fix=fix, expect=list)
             self._loaded = (sp.load_npz(self.path / "weights.npz").tocsr(),
-                            np.array(json.loads((self.path / "docnos.json").read_text()), dtype=object),
+                            np.array(read_json(self.path / "docnos.json", fix=fix, expect=list), dtype=object),
                             {t: i for i, t in enumerate(terms)})
         return self._loaded
 

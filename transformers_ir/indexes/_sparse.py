@@ -19,6 +19,7 @@ import pandas as pd
 import pyterrier as pt
 
 from transformers_ir._identity import file_hash
+from transformers_ir._jsonfile import read_json
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import require_columns
 from transformers_ir.indexes._artifact import MARKER, IndexArtifact
@@ -135,7 +136,7 @@ class SparseIndex(IndexArtifact):
         """How many documents hold each term (with a non-zero stored weight)."""
         if self._df is None:
             _ = self.metadata  # raises, naming the fix, when no complete index is there
-            self._df = json.loads((self.path / DF_FILE).read_text())
+            self._df = read_json(self.path / DF_FILE, fix="rebuild the index with overwrite=True")
         return self._df
 
     def stats(self, query_toks: Iterable[dict] | QueryTermCounts | None = None) -> dict:

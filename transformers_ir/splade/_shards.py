@@ -24,9 +24,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from transformers_ir._atomic import atomic_dir
+from transformers_ir._jsonfile import read_json
 from transformers_ir.indexes import csr_to_toks
 
 SHARD_MARKER = "shard.json"
+_REENCODE = "delete the shard folder and encode it again"
 _RANK_VARS = (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"),
               ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE"))
 
@@ -119,7 +121,7 @@ def _shard_blocks(out_dir: str | Path) -> Iterator[tuple[list[str], sp.csr_matri
     markers = sorted(out_dir.glob(f"shard-*/{SHARD_MARKER}"))
     if not markers:
         raise FileNotFoundError(f"no complete shard in {out_dir}: run encode_shard in every process first")
-    metas = [json.loads(m.read_text()) for m in markers]
+    metas = [read_json(m, fix=_REENCODE) for m in markers]
     world_size = metas[0]["world_size"]
     if {(m["world_size"], m["block_size"], m["model"]) for m in metas} != {(world_size, metas[0]["block_size"],
                                                                           metas[0]["model"])}:
@@ -132,7 +134,7 @@ def _shard_blocks(out_dir: str | Path) -> Iterator[tuple[list[str], sp.csr_matri
                                 f"re-run them before indexing, or the index would be short")
     folders = [out_dir / _shard_name(r, world_size) for r in range(world_size)]
     blocks = {m["rank"]: m["blocks"] for m in metas}
-    vocab = np.array(json.loads((folders[0] / "vocab.json").read_text()), dtype=object)
+    vocab = np.array(read_json(folders[0] / "vocab.json", fix=_REENCODE, expect=list), dtype=object)
     for k in range(max(blocks.values())):
         for rank, folder in enumerate(folders):
             if k >= blocks[rank]:
@@ -181,5 +183,7 @@ def shards_complete(out_dir: str | Path) -> bool:
     markers = list(Path(out_dir).glob(f"shard-*/{SHARD_MARKER}"))
     if not markers:
         return False
-    world_size = json.loads(markers[0].read_text())["world_size"]
+    world_size = read_json(markers[0], fix=_REENCODE).get("world_size")
+    if not isinstance(world_size, int) or world_size < 1:
+        return False
     return all((Path(out_dir) / _shard_name(r, world_size) / SHARD_MARKER).is_file() for r in range(world_size))

@@ -13,6 +13,7 @@ import pyterrier as pt
 from transformers_ir import _checkpoint
 from transformers_ir._atomic import atomic_file
 from transformers_ir._identity import weights_hash
+from transformers_ir._jsonfile import read_json
 from transformers_ir._ranking import rank_results, top_k
 from transformers_ir.data import text_loader
 from transformers_ir.errors import UsageError
@@ -102,7 +103,8 @@ def read_teacher_scores(path: str | Path) -> tuple[dict[tuple[str, str], float],
     frame = pt.io.read_results(str(path))
     scores = {(str(q), str(d)): float(s) for q, d, s in zip(frame["qid"], frame["docno"], frame["score"])}
     meta_file = provenance_path(path)
-    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    meta = read_json(meta_file, fix="write the scores again with `transformers-ir predict`") if meta_file.is_file() \
+        else {}
     return scores, meta
 
 

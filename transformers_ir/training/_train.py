@@ -13,6 +13,7 @@ from pathlib import Path
 import transformers
 
 from transformers_ir._atomic import atomic_file
+from transformers_ir._jsonfile import read_json
 from transformers_ir._outputs import claim_work_dir
 from transformers_ir.training._config import SUMMARY, TrainingSpec, parse_training_config
 from transformers_ir.training._dataset import build_dataset, teacher_scores_cached
@@ -106,7 +107,7 @@ def training_summary(config: str | Path | TrainingSpec) -> dict:
     Returns:
         The summary as a dict.
     """
-    return json.loads((_spec(config).output_dir() / SUMMARY).read_text())
+    return read_json(_spec(config).output_dir() / SUMMARY, fix="train again (transformers-ir train --force)")
 
 
 def ensure_trained(config: str | Path | TrainingSpec, *, verbose: bool = True) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from transformers.trainer_callback import ExportableState
 from transformers.trainer_utils import rotate_checkpoints
 
 from transformers_ir._atomic import atomic_file
+from transformers_ir._jsonfile import read_json
 
 LOSS_LOG = "loss_log.csv"
 LOSS_PLOT = "loss.png"
@@ -81,7 +81,9 @@ class TrainingClock(transformers.TrainerCallback, ExportableState):
     @staticmethod
     def saved_in(checkpoint: str | Path) -> float:
         """The training seconds a checkpoint records (0 for one written without the clock)."""
-        saved = json.loads((Path(checkpoint) / "trainer_state.json").read_text()).get("stateful_callbacks", {})
+        saved = read_json(Path(checkpoint) / "trainer_state.json",
+                          fix="delete that checkpoint folder (training resumes from the one before, or restarts)"
+                          ).get("stateful_callbacks", {})
         return float(saved.get(TrainingClock.__name__, {}).get("args", {}).get("earlier", 0.0))
 
 
