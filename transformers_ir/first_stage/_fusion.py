@@ -7,6 +7,7 @@ return counts 0 there), then ``sum_s weight_s * norm_s(d)``; tune the weights on
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import ir_measures
@@ -16,7 +17,9 @@ import pyterrier as pt
 
 from transformers_ir._options import FUSION_METHODS as METHODS
 from transformers_ir._options import FusionMethod as Method
-from transformers_ir._ranking import evaluation_frame, minmax, rank_results
+from transformers_ir._ranking import check_cutoff, check_finite, check_unique, evaluation_frame, minmax, rank_results
+from transformers_ir._validate import require_columns
+from transformers_ir.errors import RankingError
 
 
 class Fusion(pt.Transformer):
@@ -39,8 +42,11 @@ class Fusion(pt.Transformer):
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
         if weights is not None and len(weights) != len(systems):
             raise ValueError(f"{len(weights)} weights for {len(systems)} systems: give one weight per system")
-        if not k > 0:
-            raise ValueError(f"k must be > 0, got {k!r}")
+        if weights is not None and not all(isinstance(w, (int, float)) and math.isfinite(w) for w in weights):
+            raise ValueError(f"weights must be finite numbers, got {list(weights)!r}")
+        if not (isinstance(k, (int, float)) and math.isfinite(k) and k > 0):
+            raise ValueError(f"k must be a finite number > 0, got {k!r}")
+        check_cutoff(num_results, "num_results")
         self.systems = systems
         self.method = method
         self.k = float(k)
@@ -55,7 +61,8 @@ class Fusion(pt.Transformer):
             return queries.assign(docno=pd.Series(dtype=object), score=pd.Series(dtype="float64"),
                                   rank=pd.Series(dtype="int64"))
         runs = [system(queries) for system in self.systems]
-        return fuse(runs, queries, method=self.method, k=self.k, weights=self.weights, num_results=self.num_results)
+        return fuse(runs, queries, method=self.method, k=self.k, weights=self.weights, num_results=self.num_results,
+                    sources=[f"fused system #{i + 1} ({s!r})" for i, s in enumerate(self.systems)])
 
     def _config(self) -> tuple:
         return (tuple(self.systems), self.method, self.k, None if self.weights is None else tuple(self.weights),
@@ -76,9 +83,29 @@ class Fusion(pt.Transformer):
         return f"Fusion({', '.join(args)})"
 
 
+def check_fusable(run: pd.DataFrame, source: str) -> None:
+    """A run fusion can trust: ``qid, docno, score`` columns, str qids (an int qid never meets the str one of
+    another run), finite scores (a NaN would count as 0), each (qid, docno) once (a repeated pair would count
+    twice)."""
+    require_columns(run, ["qid", "docno", "score"], f"{source} must give a result frame (qid, docno, score)")
+    if len(run) == 0:
+        return
+    for column in ("qid", "docno"):
+        odd = run[column].map(lambda v: not isinstance(v, str))
+        if odd.any():
+            value = run.loc[odd, column].iloc[0]
+            raise RankingError(f"{source} gives {column} {value!r} of type {type(value).__name__}, not str: the same "
+                               f"query or document would not match across runs; convert with "
+                               f"frame.astype({{'{column}': str}})")
+    check_finite(run, source)
+    check_unique(run, source)
+
+
 def fuse(runs: Sequence[pd.DataFrame], queries: pd.DataFrame, *, method: Method = "rrf", k: float = 60.0,
-         weights: Sequence[float] | None = None, num_results: int = 1000) -> pd.DataFrame:
-    """Fuse result frames (``qid, docno, score``) of the same queries; the queries' columns are kept.
+         weights: Sequence[float] | None = None, num_results: int = 1000,
+         sources: Sequence[str] | None = None) -> pd.DataFrame:
+    """Fuse result frames (``qid, docno, score``) of the same queries; the queries' columns are kept. Each run
+    is checked first (:func:`check_fusable`).
 
     Args:
         runs: one result frame per system.
@@ -87,13 +114,21 @@ def fuse(runs: Sequence[pd.DataFrame], queries: pd.DataFrame, *, method: Method 
         k: RRF's constant.
         weights: one per run (default: equal).
         num_results: results kept per query.
+        sources: what names each run in an error (default: ``run #1``, ...).
 
     Returns:
         The fused result frame, ranked.
+
+    Raises:
+        RankingError: queries with non-str qids, or a run fusion cannot trust (see :func:`check_fusable`).
     """
     weights = [1.0] * len(runs) if weights is None else list(weights)
+    sources = list(sources) if sources is not None else [f"run #{i + 1}" for i in range(len(runs))]
+    if len(queries) and not all(isinstance(q, str) for q in queries["qid"]):
+        raise RankingError("the queries' qids are not all str: convert with topics.astype({'qid': str})")
     parts = []
-    for run, weight in zip(runs, weights):
+    for run, weight, source in zip(runs, weights, sources):
+        check_fusable(run, source)
         if len(run) == 0:
             continue
         ranked = rank_results(run[["qid", "docno", "score"]])
