@@ -4,10 +4,10 @@ A component is a function ``(ctx: Context, *, param=default, ...) -> pt.Transfor
 with their annotations, are the parameters a pipeline file (or a training config's ``[data] negatives``) may give;
 anything else is refused with the list of valid ones.
 
-This is a leaf module: it imports nothing of the package, and neither torch nor PyTerrier. The components
-themselves live in :mod:`transformers_ir.components`, one module per family, which import the families lazily;
-:func:`registry` imports that package on its first call, which registers them. A new family adds its module
-there (see that package's docstring).
+This is a leaf module: of the package it imports only the value checks (:mod:`transformers_ir._values`, plain
+Python), and neither torch nor PyTerrier. The components themselves live in :mod:`transformers_ir.components`,
+one module per family, which import the families lazily; :func:`registry` imports that package on its first call,
+which registers them. A new family adds its module there (see that package's docstring).
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from transformers_ir._values import value_problem
 
 if typing.TYPE_CHECKING:  # annotations only: the registry must not import PyTerrier
     import pyterrier as pt
@@ -70,7 +72,8 @@ class Component:
         return {p.name: p for p in params}
 
     def check_params(self, params: dict) -> list[str]:
-        """Problems with ``params`` (unknown names, missing required ones, wrong types), as messages.
+        """Problems with ``params`` (unknown names, missing required ones, wrong types, values out of range: see
+        :mod:`transformers_ir._values`), as messages.
 
         Args:
             params: the parameters as written in the file.
@@ -87,6 +90,8 @@ class Component:
                 problems.append(f"component {self.name!r} has no parameter {key!r} (valid: {valid})")
             elif key in hints and not fits(value, hints[key]):
                 problems.append(f"parameter {key!r} of {self.name!r} must be {describe(hints[key])}, got {value!r}")
+            elif (problem := value_problem(key, value)) is not None:
+                problems.append(f"parameter {key!r} of {self.name!r}: {problem}")
         for name, p in accepted.items():
             if p.default is inspect.Parameter.empty and name not in params:
                 problems.append(f"component {self.name!r} needs parameter {name!r}")

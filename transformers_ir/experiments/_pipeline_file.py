@@ -26,6 +26,7 @@ from pathlib import Path
 
 import ir_measures
 
+from transformers_ir._values import file_name, metric_problem, system_name_problem, value_problem
 from transformers_ir.errors import PipelineFileError, UsageError
 from transformers_ir.registry import CUTOFF_KEY, registry
 from transformers_ir.training import parse_training_config
@@ -138,7 +139,13 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"pipeline file {path} does not exist: give the path of a .toml file (see pipelines/)")
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise PipelineFileError(path, f"byte {data[e.start:e.start + 1]!r} is not UTF-8 text: save the file as "
+                                      f"UTF-8", line) from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -151,17 +158,25 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
 
     for key in doc.keys() - _TOP_KEYS:
         fail(f"unknown top-level key {key!r} (valid: {', '.join(sorted(_TOP_KEYS))})", key)
+    for key in ("name", "description"):
+        if key in doc and (not isinstance(doc[key], str) or value_problem("name", doc[key])):
+            fail(f"{key} must be a line of text, got {doc[key]!r}", key)
 
     dataset = doc.get("dataset")
-    if not isinstance(dataset, dict) or not isinstance(dataset.get("topics"), str):
-        fail('missing dataset: add [dataset] with topics = "irds:..." (e.g. "irds:vaswani")', "[dataset]")
+    if not isinstance(dataset, dict) or "topics" not in dataset:
+        fail('missing dataset: add [dataset] with topics = "irds:..." (e.g. "irds:vaswani")', "[dataset]", "dataset")
     for key in dataset.keys() - _DATASET_KEYS:
         fail(f"unknown key {key!r} in [dataset] (valid: {', '.join(sorted(_DATASET_KEYS))})", key)
+    for key, value in dataset.items():
+        if not isinstance(value, str) or value_problem(key, value):
+            fail(f'[dataset] {key} must be a dataset id such as "irds:vaswani", got {value!r}', key)
     topics = dataset["topics"]
     qrels = dataset.get("qrels", topics)
     corpus = dataset.get("corpus", topics)
 
     evaluation = doc.get("evaluation", {})
+    if not isinstance(evaluation, dict):
+        fail(f"evaluation must be a table ([evaluation] with metrics = [...]), got {evaluation!r}", "evaluation")
     for key in evaluation.keys() - _EVALUATION_KEYS:
         fail(f"unknown key {key!r} in [evaluation] (valid: {', '.join(sorted(_EVALUATION_KEYS))})", key)
     metrics = evaluation.get("metrics")
@@ -171,15 +186,21 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
     measures = []
     for metric in metrics:
         try:
-            measures.append(ir_measures.parse_measure(metric))
-        except (ValueError, NameError, SyntaxError, TypeError, AttributeError):
+            measure = ir_measures.parse_measure(metric)
+        except (ValueError, NameError, SyntaxError, TypeError, AttributeError, KeyError):
             fail(f"unknown metric {metric!r}: use an ir_measures name such as nDCG@10, AP, RR@10, R@100, P@5",
                  f'"{metric}"', "metrics")
+        problem = metric_problem(measure)
+        if problem:
+            fail(f"metric {metric!r} cannot be evaluated: {problem}", f'"{metric}"', "metrics")
+        if str(measure) in map(str, measures):
+            fail(f"metric {metric!r} is listed twice: list each metric once", f'"{metric}"', "metrics")
+        measures.append(measure)
     correction = evaluation.get("correction", "holm")
-    if correction not in CORRECTIONS:
+    if not isinstance(correction, str) or correction not in CORRECTIONS:
         fail(f"unknown correction {correction!r} (valid: {', '.join(CORRECTIONS)})", "correction")
     test = evaluation.get("test", "t")
-    if test not in TESTS:
+    if not isinstance(test, str) or test not in TESTS:
         fail(f"unknown test {test!r} (valid: {', '.join(TESTS)})", "test")
 
     raw_systems = doc.get("systems")
@@ -187,14 +208,28 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
         fail("no systems: add at least one [[systems]] table with name and pipeline")
     components = registry()
     systems: list[SystemSpec] = []
+    files: dict[str, str] = {}
     for i, raw in enumerate(raw_systems):
+        start = lines.system(i)
+        if not isinstance(raw, dict):
+            fail(f"system #{i + 1} must be a table ([[systems]] with name and pipeline), got {raw!r}", "systems")
         name = raw.get("name")
         if not isinstance(name, str) or not name:
-            fail(f"system #{i + 1} has no name: add name = \"...\" to its [[systems]] table", "[[systems]]",
-                 after=lines.system(i))
-        start = lines.system(i)
+            fail(f"system #{i + 1} has no name: add name = \"...\" (text) to its [[systems]] table", "[[systems]]",
+                 after=start)
+        problem = system_name_problem(name)
+        if problem:
+            fail(f"system name {name!r} {problem}: choose a short name of letters, digits, '-', '_', '.' or '+'",
+                 "name", after=start)
         if name in {s.name for s in systems}:
             fail(f"two systems are named {name!r}: system names must be unique", f'"{name}"', after=start)
+        if file_name(name).lower() in files:
+            fail(f"systems {files[file_name(name).lower()]!r} and {name!r} would write the same run file "
+                 f"({file_name(name)}.run, its name as a file and a TREC run tag): rename one", "name", after=start)
+        files[file_name(name).lower()] = name
+        if "description" in raw and not isinstance(raw["description"], str):
+            fail(f"the description of system {name!r} must be text, got {raw['description']!r}", "description",
+                 after=start)
         for key in raw.keys() - _SYSTEM_KEYS:
             fail(f"unknown key {key!r} in system {name!r} (valid: {', '.join(sorted(_SYSTEM_KEYS))})", key,
                  after=start)
@@ -206,7 +241,7 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
             params = dict(stage)
             comp_name = params.pop("component", None)
             cutoff = params.pop(CUTOFF_KEY, None)
-            if comp_name not in components:
+            if not isinstance(comp_name, str) or comp_name not in components:
                 known = ", ".join(sorted(components))
                 fail(f"unknown component {comp_name!r} in system {name!r} (registered: {known})",
                      f'"{comp_name}"', after=start)
@@ -224,7 +259,7 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
 
     baseline = evaluation.get("baseline")
     names = [s.name for s in systems]
-    if baseline is not None and baseline not in names:
+    if baseline is not None and (not isinstance(baseline, str) or baseline not in names):
         fail(f"baseline {baseline!r} is not one of the systems ({', '.join(names)})", "baseline")
     return PipelineSpec(path=path, name=doc.get("name", path.stem), topics=topics, qrels=qrels, corpus=corpus,
                         metrics=metrics, measures=measures, systems=systems, baseline=baseline,

@@ -8,9 +8,9 @@ import pandas as pd
 import pyterrier as pt
 from matplotlib.figure import Figure  # no pyplot: drawing here never switches the user's backend
 
-from transformers_ir import _paths
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._outputs import MARKER, check_output_dir, marker_text
+from transformers_ir._values import file_name
 from transformers_ir.experiments._efficiency import qps
 from transformers_ir.experiments._manifest import manifest
 from transformers_ir.experiments._runner import ExperimentResult
@@ -116,11 +116,11 @@ def write_outputs(result: ExperimentResult, out: str | Path, *, force: bool = Fa
         (tmp / "summary.json").write_text(json.dumps(summary(result), indent=2) + "\n")
         (tmp / "runs").mkdir()
         for run in result.runs:
-            name = _paths.slug(run.name, keep="._+-")
-            pt.io.write_results(run.results, str(tmp / "runs" / f"{name}.run"), format="trec", run_name=run.name)
+            pt.io.write_results(run.results, str(tmp / "runs" / f"{file_name(run.name)}.run"), format="trec",
+                                run_name=file_name(run.name))  # a tag without white space keeps six columns
         if result.spec.baseline and len(result.runs) > 1:
             for measure in result.spec.measures:
-                plot_deltas(result, measure, tmp / f"delta_{_paths.slug(str(measure), keep='._+-')}.png")
+                plot_deltas(result, measure, tmp / f"delta_{file_name(str(measure))}.png")
         (tmp / "pipeline.toml").write_bytes(result.spec.path.read_bytes())
         (tmp / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str) + "\n")
         (tmp / MARKER).write_text(marker_text(tmp, "run"))

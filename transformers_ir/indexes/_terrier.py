@@ -5,9 +5,20 @@ from pathlib import Path
 
 import pyterrier as pt
 
+from transformers_ir._values import check_values
 from transformers_ir.indexes._artifact import IndexArtifact
 from transformers_ir.indexes._corpus import CorpusGuard
 from transformers_ir.indexes._queries import QueryGuard, sanitise_query
+
+
+def check_weighting_model(wmodel) -> None:
+    """Refuse a Terrier weighting model name Terrier does not know, naming it and a few it does."""
+    if not isinstance(wmodel, str) or not wmodel.strip():
+        raise ValueError(f"wmodel must name a Terrier weighting model (e.g. 'BM25'), got {wmodel!r}")
+    factory = pt.java.autoclass("org.terrier.matching.models.WeightingModelFactory")
+    if factory.newInstance(wmodel) is None:
+        raise ValueError(f"Terrier has no weighting model {wmodel!r}: use one of BM25, TF_IDF, DPH, PL2, DirichletLM, "
+                         f"Hiemstra_LM, InL2, Tf (org.terrier.matching.models)")
 
 
 class TerrierIndex(IndexArtifact):
@@ -63,14 +74,19 @@ class TerrierIndex(IndexArtifact):
 
     def retriever(self, wmodel: str = "BM25", *, num_results: int = 1000, controls: dict | None = None,
                   verbose: bool = False) -> pt.Transformer:
-        """A Terrier retriever with any weighting model (``'BM25'``, ``'TF_IDF'``, ``'DPH'``, ...)."""
+        """A Terrier retriever with any weighting model (``'BM25'``, ``'TF_IDF'``, ``'DPH'``, ...); an unknown one is
+        refused here (Terrier would fail on the first query with a NullPointerException)."""
+        check_values(num_results=num_results, controls=controls)
+        ref = self.index_ref()  # starts Java
+        check_weighting_model(wmodel)
         retr = pt.terrier.Retriever(
-            self.index_ref(), wmodel=wmodel, num_results=num_results, controls=controls or {}, verbose=verbose
+            ref, wmodel=wmodel, num_results=num_results, controls=controls or {}, verbose=verbose
         )
         return QueryGuard(retr, clean=sanitise_query, identity=self.identity())
 
     def bm25(self, *, k1: float = 1.2, b: float = 0.75, num_results: int = 1000, verbose: bool = False):
         """BM25 with Terrier's defaults (k1 = 1.2, b = 0.75)."""
+        check_values(k1=k1, b=b)
         return self.retriever("BM25", num_results=num_results, controls={"bm25.k_1": k1, "c": b}, verbose=verbose)
 
     def tf_idf(self, *, num_results: int = 1000, verbose: bool = False):

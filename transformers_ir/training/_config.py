@@ -39,8 +39,9 @@ from typing import Literal
 
 from transformers_ir import _checkpoint, _paths
 from transformers_ir._identity import file_hash, json_hash, weights_hash
+from transformers_ir._values import value_problem
 from transformers_ir.errors import ConfigError
-from transformers_ir.registry import describe, fits
+from transformers_ir.registry import CUTOFF_KEY, describe, fits, registry
 from transformers_ir.training._tables import LOSSES, RERANKER_FAMILIES, Distillation, Family, losses_for
 
 #: The folder of the trained model inside a config's output folder, and the summary written when training ends.
@@ -240,6 +241,14 @@ def _build(cls, raw: dict, section: str, where: str):
                               f"fix the spelling or remove it")
         if not fits(value, hints[key]):
             raise ConfigError(f"{where}: [{section}] {key} must be {describe(hints[key])}, got {value!r}")
+        problem = value_problem(key, value)
+        if problem:
+            raise ConfigError(f"{where}: [{section}] {problem}")
+    if section == "model" and isinstance(raw.get("options"), dict):
+        for key, value in raw["options"].items():
+            problem = value_problem(key, value)
+            if problem:
+                raise ConfigError(f"{where}: [model] options: {problem}")
     return cls(**raw)
 
 
@@ -254,8 +263,8 @@ def _check(spec: TrainingSpec, where: str) -> None:
         raise ConfigError(f"{where}: [data] group_size and depth must be at least 1")
     if d.group_size > d.depth + 1 and d.negatives is not None:
         raise ConfigError(f"{where}: [data] group_size {d.group_size} needs depth >= {d.group_size - 1}")
-    if d.negatives is not None and not isinstance(d.negatives.get("component"), str):
-        raise ConfigError(f'{where}: [data] negatives must name a first stage: {{ component = "bm25" }}')
+    if d.negatives is not None:
+        _check_negatives(d.negatives, where)
     allowed = losses_for(m.family)
     if loss.name not in allowed:
         raise ConfigError(f"{where}: [loss] name {loss.name!r} does not train the {m.family!r} family "
@@ -283,6 +292,23 @@ def _check(spec: TrainingSpec, where: str) -> None:
         raise ConfigError(f"{where}: [train] set epochs > 0 or max_steps > 0")
     if not 0 <= t.warmup_ratio < 1:
         raise ConfigError(f"{where}: [train] warmup_ratio must be in [0, 1), got {t.warmup_ratio}")
+
+
+def _check_negatives(negatives: dict, where: str) -> None:
+    """``[data] negatives = { component = ..., <parameters>, "%" = K }``: a registered first stage, checked as a
+    pipeline file's stage is (names, types, ranges)."""
+    params = dict(negatives)
+    name = params.pop("component", None)
+    cutoff = params.pop(CUTOFF_KEY, None)
+    components = registry()
+    if not isinstance(name, str) or name not in components:
+        raise ConfigError(f'{where}: [data] negatives must name a registered first stage, e.g. {{ component = '
+                          f'"bm25" }}, got {name!r} (registered: {", ".join(sorted(components))})')
+    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, int) or cutoff < 1):
+        raise ConfigError(f'{where}: [data] negatives "%" must be a positive whole number, got {cutoff!r}')
+    problems = components[name].check_params(params)
+    if problems:
+        raise ConfigError(f"{where}: [data] negatives: {'; '.join(problems)}")
 
 
 def _check_chained(spec: TrainingSpec, key: str, value: str, families: tuple[str, ...], where: str,
@@ -324,8 +350,13 @@ def parse_training_config(source: str | Path | dict, *, name: str | None = None,
         if not path.is_file():
             raise ConfigError(f"training config {path} does not exist: give the path of a .toml file "
                               f"(see pipelines/train/)")
+        data = path.read_bytes()
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise ConfigError(f"{where}:{line}: byte {data[e.start:e.start + 1]!r} is not UTF-8 text: save the file "
+                              f"as UTF-8") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{where}: not valid TOML: {e}") from None
     raw = dict(raw)
