@@ -10,9 +10,11 @@ import pytest
 from transformers import AutoModel, AutoTokenizer, T5EncoderModel, T5ForConditionalGeneration
 
 from transformers_ir import cross_encoders as ce_family
+from transformers_ir._cutoff import Cutoff
 from transformers_ir.caching import EncoderCache, RetrieverCache, ScorerCache
 from transformers_ir.cross_encoders import CrossEncoder
 from transformers_ir.data import JoinFields
+from transformers_ir.data._text import CorpusText
 from transformers_ir.first_stage import Fusion
 from transformers_ir.indexes import PisaIndex, QueryGuard, sparse_index
 from transformers_ir.splade import Splade
@@ -55,6 +57,8 @@ def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path,
         "query-guard": lambda: bm25,
         "fusion": lambda: Fusion([bm25, bm25 % 2], method="interpolate", weights=[0.3, 0.7], num_results=5),
         "join-fields": lambda: JoinFields(["title", "text"], text_field="body"),
+        "corpus-text": lambda: CorpusText(pt.Transformer.from_df(pd.DataFrame(DOCS), uniform=True), "docs"),
+        "cutoff": lambda: Cutoff(7),
         "scorer-cache": lambda: ScorerCache(tmp / "scores", ce),
         "retriever-cache": lambda: RetrieverCache(tmp / "results", bm25),
         "encoder-cache": lambda: EncoderCache(tmp / "encodings", splade.query_encoder()),
@@ -64,7 +68,7 @@ def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path,
 NAMES = ["cross-encoder", "bert-cat", "rankt5", "monot5", "splade-query-encoder", "splade-doc-encoder",
          "splade-scorer", "sparse-indexer", "pisa-sparse-retriever", "exact-sparse-retriever",
          pytest.param("terrier-sparse-retriever", marks=pytest.mark.java), "query-guard", "fusion", "join-fields",
-         "scorer-cache", "retriever-cache", "encoder-cache"]
+         "corpus-text", "cutoff", "scorer-cache", "retriever-cache", "encoder-cache"]
 
 
 @pytest.mark.parametrize("name", NAMES)

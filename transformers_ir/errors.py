@@ -1,7 +1,7 @@
 """The errors transformers-ir raises on problems the user can fix. Each message names the problem and the fix.
 
-Every error is a :class:`TransformersIRError` (the CLI reports it without a traceback and exits with its
-``exit_code``) and also the built-in exception it is a kind of, so code that catches ``ValueError`` or
+Every error is a :class:`TransformersIRError` (the CLI reports it as one line, without a traceback, and exits with
+its ``exit_code``, 2) and also the built-in exception it is a kind of, so code that catches ``ValueError`` or
 ``OSError`` keeps working:
 
 | error | also a | raised for |
@@ -12,6 +12,8 @@ Every error is a :class:`TransformersIRError` (the CLI reports it without a trac
 | :class:`ConfigError` | ``ValueError`` | a problem in a training config, with its key |
 | :class:`DatasetUnavailable` | ``LookupError`` | a dataset neither offline nor downloadable, or an unknown id |
 | :class:`RankingError` | ``ValueError`` | NaN/infinite scores, a (qid, docno) pair ranked twice |
+| :class:`DocnoNotInCorpus` | ``LookupError`` | results naming documents the corpus does not hold |
+| :class:`SystemFailed` | ``RuntimeError`` | a system's stage failing inside a library (names the system and stage) |
 | :class:`IncompleteCheckpoint` | ``ValueError`` | a checkpoint lacking weights its model needs, or its tokenizer |
 | :class:`CorruptFile` | ``ValueError`` | a JSON file of ours that is truncated, not JSON or not the shape written |
 | :class:`CorruptIndex` | ``RuntimeError`` | an index whose files changed since it was built |
@@ -27,9 +29,9 @@ from pathlib import Path
 
 
 class TransformersIRError(Exception):
-    """Base class: a problem the user can fix, reported without a traceback by the CLI (exit 1)."""
+    """Base class: a problem the user can fix, reported by the CLI as one line without a traceback (exit 2)."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 class UsageError(TransformersIRError, ValueError):
@@ -69,6 +71,15 @@ class RankingError(TransformersIRError, ValueError):
     """Scores or rows that cannot be ranked or evaluated correctly (NaN/inf scores, a pair ranked twice)."""
 
 
+class DocnoNotInCorpus(TransformersIRError, LookupError):
+    """Results naming documents the corpus does not hold (a run of another collection)."""
+
+
+class SystemFailed(TransformersIRError, RuntimeError):
+    """A system's stage failed inside a library (PyTerrier, Java, pandas, a model): the message names the system,
+    the stage and the error."""
+
+
 class CorruptFile(TransformersIRError, ValueError):
     """A JSON file of ours that is unreadable (truncated, not UTF-8, not JSON, or not the shape expected)."""
 
@@ -101,6 +112,6 @@ class UnsafeDocstore(TransformersIRError, ValueError):
     """A document store in ir_datasets' cache holding a pickled object other than a document's plain values."""
 
 
-__all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptIndex", "DatasetUnavailable",
-           "IncompleteCheckpoint", "OutputExists", "PipelineFileError", "RankingError", "TransformersIRError",
-           "UnsafeArchive", "UnsafeDocstore", "UnsafeWeights", "UsageError"]
+__all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptFile", "CorruptIndex", "DatasetUnavailable",
+           "DocnoNotInCorpus", "IncompleteCheckpoint", "OutputExists", "PipelineFileError", "RankingError",
+           "SystemFailed", "TransformersIRError", "UnsafeArchive", "UnsafeDocstore", "UnsafeWeights", "UsageError"]

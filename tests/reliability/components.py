@@ -13,6 +13,10 @@ Roles say what input a component takes:
 | indexer | documents (dicts with ``docno, text``) | all documents indexed and retrievable |
 | query-encoder | topics | ``query_toks`` with finite, non-negative weights |
 | doc-encoder | documents frame (``docno, text``) | ``toks`` with finite, non-negative weights |
+| fusion | two result frames of the same queries | one result frame: finite scores, each pair once, ranked |
+| pipeline-file | the bytes of a pipeline ``.toml`` | parsed (or refused naming the file and the problem) |
+| training-file | the bytes of a training ``.toml`` | parsed (or refused naming the file and the problem) |
+| stored-file | a corruption of a JSON file we wrote (index marker, cache metadata, model settings) | opened |
 """
 from __future__ import annotations
 
@@ -107,6 +111,81 @@ def _splade(get):
     return needs("transformers_ir.splade", "Splade").from_pretrained(str(get("tiny_mlm_path")), batch_size=4)
 
 
+#: The queries the fusion cases fuse runs of.
+FUSION_QUERIES = ("q1", "q2")
+
+
+def _fuse(method: str):
+    def build(get):
+        import pandas as pd
+
+        fuse = needs("transformers_ir.first_stage", "fuse")
+        queries = pd.DataFrame({"qid": list(FUSION_QUERIES), "query": ["cat", "dog"]})
+        return lambda runs: fuse(runs, queries, method=method, num_results=10)
+
+    return build
+
+
+def _fusion_transformer(get):
+    import pandas as pd
+    import pyterrier as pt
+
+    Fusion = needs("transformers_ir.first_stage", "Fusion")
+    queries = pd.DataFrame({"qid": list(FUSION_QUERIES), "query": ["cat", "dog"]})
+    return lambda runs: Fusion([pt.Transformer.from_df(r, uniform=True) for r in runs])(queries)
+
+
+def _file_parser(kind: str):
+    def build(get):
+        if kind == "pipeline":
+            parse = needs("transformers_ir.experiments", "parse_pipeline")
+        else:
+            parse = needs("transformers_ir.training", "parse_training_config")
+
+        def run(data: bytes, tmp_path: Path):
+            (tmp_path / "p.toml").write_bytes(data)
+            return parse(tmp_path / "p.toml")
+
+        return run
+
+    return build
+
+
+def _stored(kind: str):
+    """Build the artifact, corrupt its JSON file with the case's function, open it again."""
+
+    def build(get):
+        def run(corrupt, tmp_path: Path):
+            if kind == "index-marker":
+                from transformers_ir.indexes import PisaIndex
+
+                index = PisaIndex(tmp_path / "built").build(iter(DOCS))
+                corrupt(index.path / "transformers_ir.json")
+                return PisaIndex(index.path).bm25()
+            if kind == "cache-metadata":
+                import pyterrier as pt
+
+                from transformers_ir.caching import ScorerCache
+
+                scorer = pt.apply.doc_score(lambda row: 1.0)
+                ScorerCache(tmp_path / "cache", scorer, config={"model": "one"})
+                corrupt(tmp_path / "cache" / "transformers_ir_cache.json")
+                return ScorerCache(tmp_path / "cache", scorer, config={"model": "one"})
+            if kind == "splade-settings":
+                Splade = needs("transformers_ir.splade", "Splade")
+                Splade.from_pretrained(str(get("tiny_mlm_path"))).save_pretrained(tmp_path / "model")
+                corrupt(tmp_path / "model" / "transformers_ir_settings.json")
+                return Splade.from_pretrained(str(tmp_path / "model"))
+            CrossEncoder = needs("transformers_ir.cross_encoders", "CrossEncoder")
+            CrossEncoder.from_pretrained(str(get("tiny_classifier_path"))).save_pretrained(tmp_path / "model")
+            corrupt(tmp_path / "model" / "transformers_ir_settings.json")
+            return CrossEncoder.from_pretrained(str(tmp_path / "model"))
+
+        return run
+
+    return build
+
+
 java = (pytest.mark.java,)
 
 #: Every public transformer the matrix covers; one line per component.
@@ -125,6 +204,15 @@ FACTORIES = [
     Factory("splade-retriever", "retriever",
             lambda get: _splade(get).query_encoder() >> get("splade_index").retriever()),
     Factory("scorer-cache", "reranker", lambda get: get("cached_cross_encoder")),
+    Factory("fuse-rrf", "fusion", _fuse("rrf")),
+    Factory("fuse-interpolate", "fusion", _fuse("interpolate")),
+    Factory("Fusion", "fusion", _fusion_transformer),
+    Factory("parse_pipeline", "pipeline-file", _file_parser("pipeline")),
+    Factory("parse_training_config", "training-file", _file_parser("training")),
+    Factory("index-marker", "stored-file", _stored("index-marker")),
+    Factory("cache-metadata", "stored-file", _stored("cache-metadata")),
+    Factory("splade-settings", "stored-file", _stored("splade-settings")),
+    Factory("reranker-settings", "stored-file", _stored("reranker-settings")),
 ]
 
 

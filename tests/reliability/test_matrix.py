@@ -6,6 +6,7 @@ never a traceback from deep inside a library. ``MATRIX_OUT=matrix.md`` writes th
 """
 from __future__ import annotations
 
+import pickle
 import re
 import traceback
 from collections.abc import Callable
@@ -15,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reliability.components import DOCS, FACTORIES, by_role
+from reliability.components import DOCS, FACTORIES, FUSION_QUERIES, by_role
+from reliability.file_cases import PIPELINE, PIPELINE_CASES, TRAINING, TRAINING_CASES
 from transformers_ir._ranking import rank_results
 
 pytestmark = pytest.mark.reliability
@@ -54,6 +56,12 @@ def results(texts, query="cat on a mat", docnos=None, qid="q1") -> pd.DataFrame:
 
 def docs(*extra: dict) -> list[dict]:
     return [dict(d) for d in DOCS] + list(extra)
+
+
+def run_of(rows) -> pd.DataFrame:
+    """A result frame of (qid, docno, score) rows, as a system would give fusion."""
+    frame = pd.DataFrame(rows, columns=["qid", "docno", "score"]).astype({"score": "float64"})
+    return frame.astype({"qid": object, "docno": object})
 
 
 def _broken_source():
@@ -135,6 +143,45 @@ CASES = [
          {"*": EITHER, "terrier-index": ERROR}, "longer"),
     Case("missing-docno", ("indexer",), _by_role(indexer=lambda: docs({"text": "cat"})), ERROR, "docno"),
     Case("source-fails-partway", ("indexer",), _by_role(indexer=_broken_source), ERROR, "source broke"),
+    # docnos an engine would alter (Terrier strips the ends, merging 'd2 ' with 'd2') or abort on (PISA)
+    Case("docno-trailing-space", IDX, _by_role(indexer=lambda: docs({"docno": "d2 ", "text": "cat"})),
+         {"*": EITHER, "pisa-index": ERROR, "terrier-index": ERROR}, "white space"),
+    Case("docno-control-character", IDX, _by_role(indexer=lambda: docs({"docno": "d\x01x", "text": "cat"})),
+         {"*": EITHER, "pisa-index": ERROR, "terrier-index": ERROR}, "control characters"),
+    Case("docno-nul", IDX, _by_role(indexer=lambda: docs({"docno": "d\x00x", "text": "cat"})),
+         {"*": EITHER, "pisa-index": ERROR, "terrier-index": ERROR}, "control characters"),
+    Case("docno-lone-surrogate", IDX, _by_role(indexer=lambda: docs({"docno": "d\ud800", "text": "cat"})),
+         {"*": EITHER, "pisa-index": ERROR, "terrier-index": ERROR}, "not valid Unicode"),
+    # fusion's inputs: duplicate pairs would count twice, NaN would become 0, int qids would never meet str ones
+    Case("fusion-duplicate-pairs", ("fusion",), _by_role(fusion=lambda: [
+        run_of([("q1", "a", 2.0), ("q1", "a", 1.0)]), run_of([("q1", "a", 1.0)])]), ERROR, "more than once"),
+    Case("fusion-nan-scores", ("fusion",), _by_role(fusion=lambda: [
+        run_of([("q1", "a", float("nan")), ("q1", "b", 1.0)]), run_of([("q1", "a", 1.0)])]), ERROR, "NaN"),
+    Case("fusion-infinite-scores", ("fusion",), _by_role(fusion=lambda: [
+        run_of([("q1", "a", float("inf"))]), run_of([("q1", "a", 1.0)])]), ERROR, "infinite"),
+    Case("fusion-mixed-qid-types", ("fusion",), _by_role(fusion=lambda: [
+        run_of([("q1", "a", 1.0)]), run_of([(1, "a", 1.0)])]), ERROR, "not str"),
+    Case("fusion-numeric-docnos", ("fusion",), _by_role(fusion=lambda: [
+        run_of([("q1", 7, 1.0)]), run_of([("q1", "7", 1.0)])]), ERROR, "not str"),
+    Case("fusion-missing-score", ("fusion",), _by_role(fusion=lambda: [
+        run_of([("q1", "a", 1.0)]).drop(columns="score"), run_of([("q1", "a", 1.0)])]), ERROR, "score"),
+    Case("fusion-tied-scores", ("fusion",), _by_role(fusion=lambda: [
+        run_of([("q1", d, 1.0) for d in "zyxa"]), run_of([("q1", d, 1.0) for d in "azyx"])])),
+    Case("fusion-one-run-empty", ("fusion",), _by_role(fusion=lambda: [
+        run_of([("q1", "a", 1.0), ("q2", "b", 0.5)]), run_of([])])),
+    # corrupt JSON we wrote and read back: an error naming the file, never a bare JSONDecodeError
+    *[Case(f"stored-json-{name}", ("stored-file",), _by_role(**{"stored-file": lambda c=corrupt: c}), ERROR,
+           r"\.json.*(corrupt|unreadable|holds a)")
+      for name, corrupt in {"truncated": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+                            "empty": lambda p: p.write_bytes(b""),
+                            "not-utf8": lambda p: p.write_bytes(b"\xff\xfe{"),
+                            "a-pickle": lambda p: p.write_bytes(pickle.dumps({"format": 2})),
+                            "a-list": lambda p: p.write_text("[1, 2]")}.items()],
+    # pipeline files and training configs (tests/reliability/file_cases.py): refused where they are parsed
+    *[Case(f"pipeline-file-{c.name}", ("pipeline-file",), _by_role(**{"pipeline-file": c.text(PIPELINE)}),
+           OK if c.ok else ERROR, c.match) for c in PIPELINE_CASES],
+    *[Case(f"training-file-{c.name}", ("training-file",), _by_role(**{"training-file": c.text(TRAINING)}),
+           OK if c.ok else ERROR, c.match) for c in TRAINING_CASES],
 ]
 
 # --- running one cell -------------------------------------------------------------------------------------------
@@ -155,6 +202,8 @@ def raised_clearly(error: BaseException) -> str | None:
 
 
 def _run(factory, transformer, role: str, data, tmp_path):
+    if role in ("pipeline-file", "training-file", "stored-file"):
+        return transformer(data, tmp_path)
     if role == "indexer":
         return transformer(data() if callable(data) else iter(data), tmp_path / "idx")
     if role == "doc-encoder":
@@ -175,9 +224,16 @@ def check_result(role: str, inp, out, case: Case, tmp_path) -> None:
             weights = np.array(list(toks.values()), dtype="float64")
             assert np.isfinite(weights).all() and (weights >= 0).all()
         return
+    if role in ("pipeline-file", "training-file", "stored-file"):
+        return  # parsed or opened: nothing more to check
     assert {"qid", "docno", "score", "rank"} <= set(out.columns), out.columns
     scores = pd.to_numeric(out["score"]).to_numpy(dtype="float64")
     assert np.isfinite(scores).all(), "scores must be finite"
+    if role == "fusion":
+        assert set(out["qid"]) <= set(FUSION_QUERIES) and not out.duplicated(["qid", "docno"]).any()
+        pd.testing.assert_frame_equal(out.reset_index(drop=True), rank_results(out.drop(columns="rank")),
+                                      check_like=True)
+        return
     if role == "retriever":
         assert set(out["qid"]) <= set(inp["qid"])
         if case.retrieves:

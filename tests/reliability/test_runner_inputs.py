@@ -48,7 +48,7 @@ def test_bad_scores_or_rows_are_refused_by_name(tmp_path, bad, message):
     rows += [(rows[0][0], rows[0][1], 2.0)] if bad == "dup" else [(rows[0][0], "extra-doc", bad)]
     file = pipeline(tmp_path, {"broken": write_run(tmp_path / "broken.run", rows)})
     out = cli(str(file), "--out", str(tmp_path / "out"))
-    assert out.returncode == 1, out.stderr[-2000:]
+    assert out.returncode == 2, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
     assert "system 'broken'" in out.stderr and message in out.stderr and rows[0][0] in out.stderr
     assert not (tmp_path / "out").exists(), "nothing may be written for a failed run"

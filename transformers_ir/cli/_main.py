@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 
 from transformers_ir.cli import _components, _prepare, _run, _train
 from transformers_ir.errors import TransformersIRError
@@ -64,23 +66,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Set to 1 to see the traceback of an error the command reports in one line.
+TRACEBACK_ENV = "TRANSFORMERS_IR_TRACEBACK"
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: its message (multi-line messages joined), prefixed with its type unless it is ours.
+
+    Args:
+        error: the exception.
+
+    Returns:
+        The line.
+    """
+    text = "; ".join(line.strip() for line in str(error).splitlines() if line.strip()) or repr(error)
+    return text if isinstance(error, TransformersIRError) else f"{type(error).__name__}: {text}"
+
+
+def _quiet_thread_errors(args) -> None:
+    """An exception in a library's worker thread (pyterrier-pisa indexes in one): one line, no traceback; the
+    command re-raises what matters (see ``CorpusGuard``)."""
+    if args.exc_type is not SystemExit:
+        logging.getLogger("transformers_ir").warning("in thread %s: %s", getattr(args.thread, "name", "?"),
+                                                     one_line(args.exc_value))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line.
+    """Run the command line; every error it meets is reported as one line on stderr, never a traceback
+    (``TRANSFORMERS_IR_TRACEBACK=1`` shows it).
 
     Args:
         argv: the arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, the error's ``exit_code`` for a problem the user can fix (2 for bad
-        arguments or files), 130 when interrupted.
+        The exit status: 0 on success, 2 for an error (the error's ``exit_code`` for ours), 130 when interrupted.
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = build_parser().parse_args(argv)
+    show = os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+    hook, threading.excepthook = threading.excepthook, (threading.excepthook if show else _quiet_thread_errors)
     try:
         return args.fn(args)
-    except TransformersIRError as e:
-        print(f"transformers-ir: error: {e}", file=sys.stderr)
-        return e.exit_code
     except KeyboardInterrupt:
         print("transformers-ir: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - every error becomes one line; ours say the fix, others name the type
+        if show:
+            raise
+        print(f"transformers-ir: error: {one_line(e)}", file=sys.stderr)
+        return e.exit_code if isinstance(e, TransformersIRError) else 2
+    finally:
+        threading.excepthook = hook

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir.errors import DocnoNotInCorpus
+
 
 class JoinFields(pt.Transformer):
     """Join several text columns into one (``title`` + ' ' + ``text`` for BEIR, as ir_datasets' default_text),
@@ -61,4 +63,52 @@ def text_loader(dataset, *, text_field: str = "text") -> pt.Transformer:
     fields = dataset.text_fields() if hasattr(dataset, "text_fields") else [text_field]
     if not fields:
         raise ValueError(f"{dataset!r} has no document texts; a re-ranker needs a corpus with text")
-    return pt.text.get_text(dataset, fields) >> JoinFields(fields, text_field=text_field)
+    return CorpusText(pt.text.get_text(dataset, fields), getattr(dataset, "name", None) or repr(dataset)) \
+        >> JoinFields(fields, text_field=text_field)
+
+
+class CorpusText(pt.Transformer):
+    """``pt.text.get_text`` whose missing documents are an error naming them and the corpus (pandas would say
+    only ``KeyError: "['x'] not in index"``).
+
+    Args:
+        get_text: the text loader (``pt.text.get_text(dataset, fields)``).
+        corpus: the corpus's name, for the message.
+    """
+
+    def __init__(self, get_text: pt.Transformer, corpus: str):
+        self.get_text = get_text
+        self.corpus = corpus
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        """The rows with their documents' text.
+
+        Args:
+            inp: a result frame (``docno``).
+
+        Returns:
+            ``inp`` with the text fields added.
+
+        Raises:
+            DocnoNotInCorpus: a docno the corpus does not hold.
+        """
+        try:
+            return self.get_text(inp)
+        except KeyError as e:
+            missing = e.args[0] if e.args else e
+            raise DocnoNotInCorpus(f"documents {missing} are not in the corpus of {self.corpus}: the results come "
+                                   f"from another collection; set [dataset] corpus to theirs, or give a run of this "
+                                   f"corpus") from None
+
+    def cache_key(self) -> None:
+        """None: it adds text, not scores, so it is never a stage cache (the text is read from the corpus anyway)."""
+        return None
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and (other.get_text, other.corpus) == (self.get_text, self.corpus)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.corpus))
+
+    def __repr__(self) -> str:
+        return f"CorpusText({self.corpus!r})"

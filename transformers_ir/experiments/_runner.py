@@ -13,7 +13,7 @@ from transformers_ir import training
 from transformers_ir._ranking import check_finite, check_unique, evaluation_frame, rank_results
 from transformers_ir.caching import cache_key, canonical
 from transformers_ir.data import get_dataset
-from transformers_ir.errors import TransformersIRError, UsageError
+from transformers_ir.errors import SystemFailed, TransformersIRError, UsageError
 from transformers_ir.experiments._cache import StageCaches, default_root, stage_id, stage_label, with_cutoff
 from transformers_ir.experiments._efficiency import StageTiming, qps, sparsity
 from transformers_ir.experiments._pipeline_file import (
@@ -86,11 +86,15 @@ def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path,
                     params = {**params, "model": str(training.ensure_trained(stage.train_config, verbose=ctx.verbose))}
                 built[memo] = components[stage.component].build(ctx, params)
             transformers.append(built[memo])
-        except TransformersIRError:
+        except PipelineFileError:
+            raise  # names the file and the system already
+        except TransformersIRError as e:
+            _in_context(e, f"system {spec.name!r}: component {stage.component!r}")
             raise
-        except (ValueError, TypeError, FileNotFoundError, KeyError) as e:
+        except Exception as e:  # noqa: BLE001 - Java, pandas, Hugging Face: named by system and component
             raise PipelineFileError(
-                pipeline_path, f"system {spec.name!r}: component {stage.component!r} could not be built: {e}"
+                pipeline_path, f"system {spec.name!r}: component {stage.component!r} could not be built: "
+                               f"{type(e).__name__}: {_first_line(e)}"
             ) from e
     return transformers
 
@@ -147,6 +151,12 @@ def _load_evaluation_data(spec: PipelineSpec) -> tuple[pd.DataFrame, pd.DataFram
     if len(qrels) == 0:
         raise PipelineFileError(spec.path, f"the qrels of {spec.qrels!r} are empty: choose a dataset with judgments")
     unjudged = set(topics["qid"]) - set(qrels["qid"])
+    if unjudged and len(unjudged) == len(set(topics["qid"])):
+        raise PipelineFileError(
+            spec.path, f"none of the {len(unjudged)} topics of {spec.topics!r} has a judgment in the qrels of "
+                       f"{spec.qrels!r} (topics e.g. {sorted(unjudged)[:3]}, qrels e.g. "
+                       f"{sorted(set(qrels['qid']))[:3]}): the qrels belong to another collection; set [dataset] "
+                       f"qrels to the topics' own judgments")
     if unjudged:
         _log.warning("%d of %d topics of %s have no judgments in %s (e.g. %s): they are not evaluated",
                      len(unjudged), len(topics), spec.topics, spec.qrels, sorted(unjudged)[:3])
@@ -173,6 +183,17 @@ def _check_qrels_in_corpus(qrels: pd.DataFrame, corpus, spec: PipelineSpec) -> N
                      "retrieved", len(missing), len(judged), spec.qrels, spec.corpus, sorted(missing)[:3])
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
+
+
+def _in_context(error: TransformersIRError, where: str) -> None:
+    """Put ``where`` (the system and stage) before ``error``'s message, keeping its type and exit code."""
+    if error.args and isinstance(error.args[0], str) and where not in error.args[0]:
+        error.args = (f"{where}: {error.args[0]}", *error.args[1:])
+
+
 def _run_identity(stage: Stage) -> dict:
     """What makes two systems' stages the same within one run: the stage (component, parameters, cutoff) and the
     training config naming its model (two configs give two models for the same parameters). The disk caches key
@@ -195,7 +216,14 @@ def _run_system(system: SystemSpec, transformers: list[pt.Transformer], topics: 
                                else (with_cutoff(transformers[i], stage.cutoff), None))
             hits, misses = (cache.hits, cache.misses) if cache else (0, 0)
             start = time.perf_counter()
-            frame = runnable(frame)
+            where = f"system {system.name!r}, stage {i + 1} ({stage_label(stage)})"
+            try:
+                frame = runnable(frame)
+            except TransformersIRError as e:
+                _in_context(e, where)
+                raise
+            except Exception as e:  # noqa: BLE001 - PyTerrier, Java, pandas: named by system and stage
+                raise SystemFailed(f"{where} failed: {type(e).__name__}: {_first_line(e)}") from e
             seconds = time.perf_counter() - start
             timing = StageTiming(stage_label(stage), seconds, "cache" if cache else "computed")
             if cache:
