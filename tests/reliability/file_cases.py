@@ -158,7 +158,7 @@ PIPELINE_CASES = [
 ]
 TRAINING_CASES = [
     FileCase("lr-nan", "learning_rate = 3e-5", "learning_rate = nan", "finite"),
-    FileCase("lr-negative", "learning_rate = 3e-5", "learning_rate = -1e-5", "learning_rate must be a number > 0"),
+    FileCase("lr-negative", "learning_rate = 3e-5", "learning_rate = -1e-5", "learning_rate must be a number >= 0"),
     FileCase("lr-string", "learning_rate = 3e-5", 'learning_rate = "fast"', "learning_rate must be float"),
     FileCase("epochs-inf", "epochs = 1.0", "epochs = inf", "finite"),
     FileCase("batch-size-zero", "batch_size = 2", "batch_size = 0", "batch_size must be a positive"),
