@@ -115,3 +115,19 @@ def test_force_replaces_only_our_own_output(pipeline, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert run(pipeline, "--out", empty, capsys=capsys)[0] == 0 and (empty / MARKER).is_file()
+
+
+def test_predict_refuses_a_file_it_did_not_write_before_any_work(tmp_path, capsys):
+    """``predict --out``: a user's file there, or a user's file where the provenance (``<out>.json``) would go,
+    is refused with exit 2 before a dataset or model is opened (the model named here does not exist)."""
+    from transformers_ir.cli import main
+
+    (tmp_path / "scores.run").write_text("my scores")
+    (tmp_path / "fresh.run.json").write_text("my notes")
+    before = tree(tmp_path)
+    for out, extra in [("scores.run", []), ("scores.run", ["--force"]), ("fresh.run", []), ("fresh.run", ["--force"])]:
+        code = main(["predict", "--model", str(tmp_path / "no-such-model"), "--topics", "irds:vaswani", "--quiet",
+                     "--out", str(tmp_path / out), *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and "did not write" in err and "Traceback" not in err, err
+    assert tree(tmp_path) == before

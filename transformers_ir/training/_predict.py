@@ -53,14 +53,18 @@ def predict_teacher_scores(out: str | Path, *, topics: str, model: str | None = 
 
     Raises:
         UsageError: both or neither of ``model`` and ``train_config``, or a missing run file.
-        OutputExists: ``out`` is a folder, a link, a file transformers-ir did not write, or an earlier
-            teacher-score file without ``force``.
+        OutputExists: ``out`` (or ``<out>.json`` beside it) is a folder, a link, a file transformers-ir did not
+            write, or an earlier teacher-score file without ``force``.
     """
     if bool(model) == bool(train_config):
         raise UsageError("predict needs exactly one of --model (a checkpoint or alias) or --train-config "
                          "(the model a training config trains, trained first when missing)")
     # before any work; ours: a teacher-score file has its provenance beside it (both are replaced together)
-    check_output_file(out, force=force, ours=provenance_path(out).is_file())
+    provenance = provenance_path(out)
+    ours = provenance.is_file() and Path(out).is_file()
+    check_output_file(out, force=force, ours=ours)
+    if (provenance.exists() or provenance.is_symlink()) and not ours:  # a file of someone else's where it would go
+        check_output_file(provenance, ours=False, flag="--out's provenance")
     dataset = get_dataset(topics)
     documents = get_dataset(corpus) if corpus else dataset
     queries = dataset.get_topics()
