@@ -15,6 +15,7 @@ its ``exit_code``, 2) and also the built-in exception it is a kind of, so code t
 | :class:`DocnoNotInCorpus` | ``LookupError`` | results naming documents the corpus does not hold |
 | :class:`SystemFailed` | ``RuntimeError`` | a system's stage failing inside a library (names the system and stage) |
 | :class:`IncompleteCheckpoint` | ``ValueError`` | a checkpoint lacking weights its model needs, or its tokenizer |
+| :class:`ModelMismatch` | ``ValueError`` | a bi-encoder's query and document models of different dimensions |
 | :class:`CorruptFile` | ``ValueError`` | a JSON file of ours that is truncated, not JSON or not the shape written |
 | :class:`CorruptIndex` | ``RuntimeError`` | an index whose files changed since it was built |
 | :class:`CacheMismatch` | ``RuntimeError`` | a cache folder of another configuration, version or tool |
@@ -80,6 +81,11 @@ class SystemFailed(TransformersIRError, RuntimeError):
     the stage and the error."""
 
 
+class ModelMismatch(TransformersIRError, ValueError):
+    """Two models that must agree do not: a bi-encoder's query model whose vectors differ in size from its document
+    model's; the message names both and the fix."""
+
+
 class CorruptFile(TransformersIRError, ValueError):
     """A JSON file of ours that is unreadable (truncated, not UTF-8, not JSON, or not the shape expected)."""
 
@@ -113,5 +119,5 @@ class UnsafeDocstore(TransformersIRError, ValueError):
 
 
 __all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptFile", "CorruptIndex", "DatasetUnavailable",
-           "DocnoNotInCorpus", "IncompleteCheckpoint", "OutputExists", "PipelineFileError", "RankingError",
+           "DocnoNotInCorpus", "IncompleteCheckpoint", "ModelMismatch", "OutputExists", "PipelineFileError", "RankingError",
            "SystemFailed", "TransformersIRError", "UnsafeArchive", "UnsafeDocstore", "UnsafeWeights", "UsageError"]
