@@ -113,47 +113,41 @@ def exact_top_k(blocks, queries: np.ndarray, k: int, tie_order: np.ndarray) -> t
     Returns:
         ``(ids, scores)``, both ``(queries, min(k, documents))``, unordered within a row.
     """
-    num_queries = len(queries)
-    top_ids = np.zeros((num_queries, 0), dtype=np.int64)
-    top_scores = np.zeros((num_queries, 0), dtype=np.float32)
+    negated = -np.asarray(queries, dtype=np.float32)  # the block's scores come out negated: argpartition's order
+    top_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    top_neg = np.zeros((len(queries), 0), dtype=np.float32)
     for start, block in blocks:
-        width = min(k, top_ids.shape[1] + len(block))
-        new_ids = np.empty((num_queries, width), dtype=np.int64)
-        new_scores = np.empty((num_queries, width), dtype=np.float32)
-        for a in range(0, num_queries, QUERY_BLOCK):
-            b = min(a + QUERY_BLOCK, num_queries)
-            scores = np.concatenate([top_scores[a:b], queries[a:b] @ block.T], axis=1)
-            new_ids[a:b], new_scores[a:b] = _keep_best(scores, top_ids[a:b], start, width, tie_order)
-        top_ids, top_scores = new_ids, new_scores
-    return top_ids, top_scores
+        ids = np.empty((len(queries), min(k, len(block))), dtype=np.int64)
+        neg = np.empty(ids.shape, dtype=np.float32)
+        for a in range(0, len(queries), QUERY_BLOCK):
+            b = min(a + QUERY_BLOCK, len(queries))
+            ids[a:b], neg[a:b] = _best_of(negated[a:b] @ block.T, k, start, tie_order)
+        if top_ids.shape[1]:  # merge the block's best with the best so far: 2k columns, not the block's width
+            candidates = np.concatenate([top_ids, ids], axis=1)
+            ids, neg = _best_of(np.concatenate([top_neg, neg], axis=1), k, 0, tie_order, candidates)
+        top_ids, top_neg = ids, neg
+    return top_ids, -top_neg
 
 
-def _keep_best(scores: np.ndarray, kept_ids: np.ndarray, start: int, k: int,
-               tie_order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best of ``scores`` per row, whose columns are the ids kept so far then ``start, start + 1, ...``."""
-    if scores.shape[1] <= k:
-        positions = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+def _best_of(neg: np.ndarray, k: int, start: int, tie_order: np.ndarray,
+             ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest of the negated scores ``neg`` per row, with their ids: ``ids[row, column]`` when given,
+    else ``start + column``. A tie across the cut (argpartition keeps an arbitrary one of equal scores) is settled
+    by ``tie_order``, smaller first."""
+    if neg.shape[1] <= k:
+        keep = np.broadcast_to(np.arange(neg.shape[1]), neg.shape)
     else:
-        positions = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    best = np.take_along_axis(scores, positions, axis=1)
-    ids = _ids_at(positions, kept_ids, start)
-    if scores.shape[1] > k:  # a tie across the cut: argpartition kept an arbitrary one of the tied documents
-        kth = best.min(axis=1, keepdims=True)
-        for row in np.flatnonzero((scores >= kth).sum(axis=1) > k):
-            candidates = np.flatnonzero(scores[row] >= kth[row, 0])
-            cand_ids = _ids_at(candidates[None, :], kept_ids[row:row + 1], start)[0]
-            order = np.lexsort((tie_order[cand_ids], -scores[row, candidates]))[:k]
-            ids[row], best[row] = cand_ids[order], scores[row, candidates[order]]
-    return ids, best
-
-
-def _ids_at(positions: np.ndarray, kept_ids: np.ndarray, start: int) -> np.ndarray:
-    held = kept_ids.shape[1]
-    earlier = positions < held
-    ids = positions - held + start
-    if held:
-        ids = np.where(earlier, np.take_along_axis(kept_ids, np.minimum(positions, held - 1), axis=1), ids)
-    return ids.astype(np.int64)
+        keep = np.argpartition(neg, k - 1, axis=1)[:, :k]
+    best = np.take_along_axis(neg, keep, axis=1)
+    found = start + keep if ids is None else np.take_along_axis(ids, keep, axis=1)
+    if neg.shape[1] > k:
+        worst = best.max(axis=1, keepdims=True)
+        for row in np.flatnonzero(np.count_nonzero(neg <= worst, axis=1) > k):
+            columns = np.flatnonzero(neg[row] <= worst[row, 0])
+            row_ids = start + columns if ids is None else ids[row, columns]
+            order = np.lexsort((tie_order[row_ids], neg[row, columns]))[:k]
+            found[row], best[row] = row_ids[order], neg[row, columns[order]]
+    return found.astype(np.int64, copy=False), best
 
 
 def hnsw_settings(hnsw: bool | dict) -> dict | None:
