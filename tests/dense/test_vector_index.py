@@ -231,6 +231,8 @@ def test_bad_queries_are_refused(built, corpus):
         retriever(_queries([np.ones(DIM), np.full(DIM, np.nan)]))
     with pytest.raises(ValueError, match="num_results must be a positive whole number"):
         built.retriever(0)
+    with pytest.raises(ValueError, match="ef_search must be a positive whole number"):
+        built.retriever(5, method="hnsw", ef_search=0)
     with pytest.raises(ValueError, match="unknown method 'ivf'"):
         built.retriever(5, method="ivf")
     with pytest.raises(ValueError, match="model_id must name the model"):

@@ -367,8 +367,8 @@ class VectorRetriever(pt.Transformer):
         self.index = index
         self.num_results = check_cutoff(num_results, "num_results")
         self.method = method
-        self.block_size = None if block_size is None else check_cutoff(block_size, "block_size")
-        self.ef_search = None if ef_search is None else check_cutoff(ef_search, "ef_search")
+        self.block_size = _positive("block_size", block_size, "documents scored at a time")
+        self.ef_search = _positive("ef_search", ef_search, "HNSW's candidate list size")
         self.verbose = verbose
 
     def transform(self, queries: pd.DataFrame) -> pd.DataFrame:
@@ -422,6 +422,14 @@ class VectorRetriever(pt.Transformer):
         extra += "" if self.block_size is None else f", block_size={self.block_size}"
         extra += "" if self.ef_search is None else f", ef_search={self.ef_search}"
         return f"{self.index!r}.retriever(num_results={self.num_results}{extra})"
+
+
+def _positive(name: str, value, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number ({what}) or None, got {value!r}")
+    return int(value)
 
 
 def _frame_rows(frame: pd.DataFrame) -> Iterator[dict]:
