@@ -70,7 +70,8 @@ def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path,
     }
 
 
-NAMES = ["dense-query-encoder", "dense-doc-encoder", "dense-scorer", "cross-encoder", "bert-cat", "rankt5", "monot5", "splade-query-encoder", "splade-doc-encoder",
+NAMES = ["dense-query-encoder", "dense-doc-encoder", "dense-scorer",
+         "cross-encoder", "bert-cat", "rankt5", "monot5", "splade-query-encoder", "splade-doc-encoder",
          "splade-scorer", "sparse-indexer", "pisa-sparse-retriever", "exact-sparse-retriever",
          pytest.param("terrier-sparse-retriever", marks=pytest.mark.java), "query-guard", "fusion", "join-fields",
          "corpus-text", "cutoff", "scorer-cache", "retriever-cache", "encoder-cache"]

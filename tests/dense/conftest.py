@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyterrier as pt
 import pytest
 
 from transformers_ir.dense import BiEncoder
@@ -36,6 +37,11 @@ class TinyDataset:
 
     def get_topics(self):
         return QUERIES.copy()
+
+    def text_loader(self, fields, **_):
+        """What ``pt.text.get_text(dataset, fields)`` asks a dataset for."""
+        table = pd.DataFrame([{"docno": d["docno"], "title": "title", "text": d["text"]} for d in self.docs])
+        return pt.apply.generic(lambda df: df.merge(table[["docno", *fields]], on="docno", how="left"))
 
 
 @pytest.fixture(scope="session")

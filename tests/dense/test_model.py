@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
+import tiny_models
 import torch
 
-import tiny_models
 from transformers_ir.dense import BiEncoder, dense_pool
 from transformers_ir.errors import ModelMismatch
 

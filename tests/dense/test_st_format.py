@@ -9,8 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
-
 import tiny_models
+
 from transformers_ir.dense import BiEncoder
 from transformers_ir.errors import UsageError
 

@@ -12,7 +12,7 @@ Adding a family's components: write ``_<family>.py`` here with ``@component("nam
 ``(ctx: Context, *, param=default, ...)`` (annotated: the annotations are what pipeline files are checked
 against), and import it below.
 """
-from transformers_ir.components import _cross_encoders, _first_stage, _splade
+from transformers_ir.components import _cross_encoders, _dense, _first_stage, _splade
 
 __all__: list[str] = []  # nothing to import from here: the registry is the interface
-_MODULES = (_first_stage, _splade, _cross_encoders)  # imported for their registrations
+_MODULES = (_first_stage, _splade, _dense, _cross_encoders)  # imported for their registrations

@@ -2,8 +2,10 @@
 encoders and scorer, and scale-out encoding. The vector index itself is :mod:`transformers_ir.indexes`."""
 from transformers_ir._lazy import lazy_exports
 
-__all__ = ["BiEncoder", "DenseEncoder", "DenseScorer", "dense_pool", "encode_shard", "read_shards"]
+__all__ = ["BiEncoder", "DenseEncoder", "DenseScorer", "dataset_dense_index", "dense_index_dir", "dense_pool",
+           "encode_shard", "read_shards"]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
+    "._dataset": ["dataset_dense_index", "dense_index_dir"],
     "._model": ["BiEncoder"],
     "._pooling": ["dense_pool"],
     "._shards": ["encode_shard", "read_shards"],

@@ -321,16 +321,17 @@ class BiEncoder:
         indexer with memory bounded by a few batches."""
         return DenseEncoder(self, rep="doc", text_field=text_field, batch_size=batch_size, verbose=verbose)
 
-    def scorer(self, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
+    def scorer(self, *, text_field: str = "text", text_loader: pt.Transformer | None = None, doc_index=None,
                batch_size: int | None = None, verbose: bool | None = None) -> pt.Transformer:
         """Re-ranks a result frame by the similarity of query and document vectors. Document text comes from
         ``text_field``, fetched with ``text_loader`` (e.g. ``transformers_ir.data.text_loader(dataset)``) when the
-        frame lacks it; ``query_vec`` / ``doc_vec`` already in the frame are used as they are."""
-        return DenseScorer(self, text_field=text_field, text_loader=text_loader, batch_size=batch_size,
-                           verbose=verbose)
+        frame lacks it; ``query_vec`` / ``doc_vec`` already in the frame are used as they are, and so are the
+        vectors of ``doc_index`` (a vector index this model built) when it holds every document."""
+        return DenseScorer(self, text_field=text_field, text_loader=text_loader, doc_index=doc_index,
+                           batch_size=batch_size, verbose=verbose)
 
     def indexer(self, index, *, text_field: str = "text", batch_size: int | None = None,
-                verbose: bool | None = None, overwrite: bool = False) -> pt.Transformer:
+                verbose: bool | None = None, overwrite: bool = False, hnsw: bool | dict = False) -> pt.Transformer:
         """Encodes documents into a vector index (:class:`transformers_ir.indexes.VectorIndex`), which records
         this model's :attr:`identity`: ``doc_encoder() >> index.indexer(model_id=identity)``.
 
@@ -340,21 +341,24 @@ class BiEncoder:
             batch_size: texts per forward pass.
             verbose: show progress.
             overwrite: replace a built index.
+            hnsw: also build an HNSW graph (True, or ``{"M": ..., "ef_construction": ...}``).
 
         Returns:
             The indexing pipeline (``.index(docs)`` builds it).
         """
         return (self.doc_encoder(text_field=text_field, batch_size=batch_size, verbose=verbose)
-                >> index.indexer(model_id=self.identity, overwrite=overwrite))
+                >> index.indexer(model_id=self.identity, overwrite=overwrite, hnsw=hnsw))
 
     def retriever(self, index, num_results: int = 1000, *, method: VectorMethod = "exact",
-                  batch_size: int | None = None, verbose: bool | None = None) -> pt.Transformer:
+                  ef_search: int | None = None, batch_size: int | None = None,
+                  verbose: bool | None = None) -> pt.Transformer:
         """Retrieval from a vector index built by this model: ``query_encoder() >> index.retriever(...)``.
 
         Args:
             index: a built vector index.
             num_results: documents per query.
             method: ``'exact'`` or ``'hnsw'`` (the index must hold an HNSW graph).
+            ef_search: HNSW's candidate list size (more: slower, closer to exact).
             batch_size: queries per forward pass.
             verbose: show progress.
 
@@ -362,11 +366,11 @@ class BiEncoder:
             The retrieval pipeline.
 
         Raises:
-            IndexMismatch-like error of the index: it holds another model's vectors (both named).
+            IndexMismatch: the index holds another model's vectors (both identities named).
         """
         index.check_model(self.identity)
         return (self.query_encoder(batch_size=batch_size, verbose=verbose)
-                >> index.retriever(num_results=num_results, method=method))
+                >> index.retriever(num_results=num_results, method=method, ef_search=ef_search))
 
     # ---------------------------------------------------------------- identity
     def _doc_side(self) -> dict:

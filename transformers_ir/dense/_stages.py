@@ -132,24 +132,35 @@ class DenseScorer(pt.Transformer):
         model: the bi-encoder.
         text_field: the documents' text column.
         text_loader: fetches the text when the frame lacks it.
+        doc_index: a vector index built by this model (:class:`~transformers_ir.indexes.VectorIndex`): the
+            documents' stored vectors are used when it holds every document of the frame, so nothing an index
+            build encoded is encoded again.
         batch_size: texts per forward pass (default: the model's).
         verbose: show progress (default: the model's).
+
+    Raises:
+        IndexMismatch: ``doc_index`` holds another model's vectors.
     """
 
     def __init__(self, model: BiEncoder, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
-                 batch_size: int | None = None, verbose: bool | None = None):
+                 doc_index=None, batch_size: int | None = None, verbose: bool | None = None):
+        if doc_index is not None:
+            doc_index.check_model(model.identity)
         self.model = model
         self.text_field = text_field
         self.text_loader = text_loader
+        self.doc_index = doc_index
         self.batch_size = batch_size
         self.verbose = verbose
+        self._rows: pd.Index | None = None
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
         pt.validate.result_frame(inp, extra_columns=[] if "query_vec" in inp.columns else ["query"])
         if len(inp) == 0:
             return inp.assign(score=pd.Series(dtype="float64"), rank=pd.Series(dtype="int64"))
+        stored = None if "doc_vec" in inp.columns else self._stored(inp["docno"].drop_duplicates())
         fetched = False
-        if "doc_vec" not in inp.columns and self.text_field not in inp.columns:
+        if stored is None and "doc_vec" not in inp.columns and self.text_field not in inp.columns:
             if self.text_loader is None:
                 raise input_error(f"column {self.text_field!r} missing: add transformers_ir.data.text_loader(dataset) "
                                   "before the scorer, or build it with model.scorer(text_loader=text_loader(dataset))",
@@ -159,7 +170,7 @@ class DenseScorer(pt.Transformer):
         if "query_vec" not in inp.columns:
             refuse_missing_queries(inp)
         q_index, queries = self._unique(inp, "qid", "query_vec", "query", "query")
-        d_index, docs = self._unique(inp, "docno", "doc_vec", self.text_field, "doc")
+        d_index, docs = stored or self._unique(inp, "docno", "doc_vec", self.text_field, "doc")
         if queries.shape[1] != docs.shape[1]:
             raise ValueError(f"query vectors have {queries.shape[1]} dimensions and document vectors "
                              f"{docs.shape[1]}: they come from different models")
@@ -167,6 +178,20 @@ class DenseScorer(pt.Transformer):
         scores = np.einsum("ij,ij->i", queries[rows_q], docs[rows_d])
         out = inp.drop(columns=[self.text_field] if fetched else []).assign(score=scores.astype("float64"))
         return rank_results(out)
+
+    def _stored(self, docnos: pd.Series) -> tuple[pd.Index, np.ndarray] | None:
+        """The index's vectors of ``docnos``, or None without an index or when one is not in it."""
+        if self.doc_index is None:
+            return None
+        if self._rows is None:
+            self._rows = pd.Index(self.doc_index.docnos.tolist())
+        found = self._rows.get_indexer(docnos)
+        if (found < 0).any():
+            return None
+        order = np.argsort(found, kind="stable")  # memory-mapped rows read in file order
+        vectors = np.empty((len(found), self.doc_index.dim), dtype=np.float32)
+        vectors[order] = self.doc_index.vectors()[found[order]]
+        return pd.Index(docnos), vectors
 
     def _unique(self, inp: pd.DataFrame, key: str, vec_col: str, text_col: str,
                 rep: str) -> tuple[pd.Index, np.ndarray]:
@@ -178,10 +203,11 @@ class DenseScorer(pt.Transformer):
                                                        verbose=self.verbose)
 
     def _config(self) -> tuple:
-        return (self.model, self.text_field, self.text_loader, self.batch_size)
+        return (self.model, self.text_field, self.text_loader, self.doc_index, self.batch_size)
 
     def cache_key(self) -> dict:
-        """What decides the scores: both sides of the model and their settings, the text field."""
+        """What decides the scores: both sides of the model and their settings, the text field (stored vectors
+        are the model's own: the index was built by it)."""
         return {**self.model.cache_key(), "text_field": self.text_field}
 
     def __eq__(self, other) -> bool:
@@ -193,4 +219,4 @@ class DenseScorer(pt.Transformer):
     def __repr__(self) -> str:
         text_field = None if self.text_field == "text" else self.text_field
         return _call(self.model, "scorer", text_field=text_field, text_loader=self.text_loader,
-                     batch_size=self.batch_size)
+                     doc_index=self.doc_index, batch_size=self.batch_size)
