@@ -43,6 +43,39 @@ def refuse_missing_queries(topics: pd.DataFrame) -> None:
         )
 
 
+def check_encoder_input(inp: pd.DataFrame, rep: str, text_field: str) -> None:
+    """What an encoder stage needs: queries (``qid``, ``query``, none missing) for ``rep='query'``, else the
+    documents' ``text_field``; raises naming the fix.
+
+    Args:
+        inp: the frame.
+        rep: ``'query'`` or ``'doc'``.
+        text_field: the documents' text column.
+    """
+    if rep == "query":
+        pt.validate.query_frame(inp, extra_columns=["query"])
+        refuse_missing_queries(inp)
+    elif text_field not in inp.columns:
+        raise input_error(f"column {text_field!r} missing (columns: {list(inp.columns)}): add the documents' text "
+                          f"first, e.g. transformers_ir.data.text_loader(dataset), or give "
+                          f"doc_encoder(text_field=...)", [text_field])
+
+
+def stage_repr(family, method: str, **kwargs) -> str:
+    """``repr`` of a stage a family's method built, as the call: ``Family(...).method(arg=value)`` (None left out).
+
+    Args:
+        family: the family object (its own ``repr`` reads like its construction).
+        method: the method's name.
+        **kwargs: the method's non-default arguments.
+
+    Returns:
+        The text.
+    """
+    shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
+    return f"{family!r}.{method}({shown})"
+
+
 def texts_for_model(texts) -> list[str]:
     """Strings a tokenizer accepts: None/NaN become '', other values ``str``, lone surrogates (invalid Unicode
     that tokenizers refuse with a ``TypeError``) become "?"."""

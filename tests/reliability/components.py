@@ -111,6 +111,11 @@ def _splade(get):
     return needs("transformers_ir.splade", "Splade").from_pretrained(str(get("tiny_mlm_path")), batch_size=4)
 
 
+def _dense(get):
+    return needs("transformers_ir.dense", "BiEncoder").from_pretrained(str(get("tiny_encoder_path")), batch_size=4,
+                                                                      pooling="mean")
+
+
 #: The queries the fusion cases fuse runs of.
 FUSION_QUERIES = ("q1", "q2")
 
@@ -203,6 +208,8 @@ FACTORIES = [
     Factory("splade-doc-encoder", "doc-encoder", lambda get: _splade(get).doc_encoder()),
     Factory("splade-retriever", "retriever",
             lambda get: _splade(get).query_encoder() >> get("splade_index").retriever()),
+    Factory("dense-scorer", "reranker", lambda get: _dense(get).scorer()),
+    Factory("dense-retriever", "retriever", lambda get: _dense(get).retriever(get("dense_index"))),
     Factory("scorer-cache", "reranker", lambda get: get("cached_cross_encoder")),
     Factory("fuse-rrf", "fusion", _fuse("rrf")),
     Factory("fuse-interpolate", "fusion", _fuse("interpolate")),

@@ -46,6 +46,14 @@ def splade_index(tmp_path_factory, tiny_mlm_path):
     return index
 
 
+@pytest.fixture(scope="session")
+def dense_index(tmp_path_factory, tiny_encoder_path):
+    BiEncoder = needs("transformers_ir.dense", "BiEncoder")
+    VectorIndex = needs("transformers_ir.indexes", "VectorIndex")
+    model = BiEncoder.from_pretrained(str(tiny_encoder_path), batch_size=4, pooling="mean")
+    return model.indexer(VectorIndex(tmp_path_factory.mktemp("dense") / "idx")).index(iter(DOCS))
+
+
 _OUTCOMES: dict[tuple[str, str], str] = {}
 
 

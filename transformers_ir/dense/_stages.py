@@ -11,15 +11,10 @@ import pyterrier as pt
 
 from transformers_ir._batching import CHUNK_BATCHES, chunked
 from transformers_ir._ranking import rank_results
-from transformers_ir._validate import input_error, refuse_missing_queries
+from transformers_ir._validate import check_encoder_input, input_error, refuse_missing_queries, stage_repr
 
 if TYPE_CHECKING:  # the family object builds these stages: _model imports this module, not the reverse
     from transformers_ir.dense._model import BiEncoder
-
-
-def _call(model: BiEncoder, method: str, **kwargs) -> str:
-    shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
-    return f"{model!r}.{method}({shown})"
 
 
 def _column(vectors: np.ndarray, index: pd.Index) -> pd.Series:
@@ -70,17 +65,8 @@ class DenseEncoder(pt.Transformer):
         return self.model.encode(texts, self.rep, batch_size=self.batch_size,
                                  verbose=self.verbose if verbose is None else verbose)
 
-    def _validate(self, inp: pd.DataFrame) -> None:
-        if self.rep == "query":
-            pt.validate.query_frame(inp, extra_columns=["query"])
-            refuse_missing_queries(inp)
-        elif self.text_field not in inp.columns:
-            raise input_error(f"column {self.text_field!r} missing (columns: {list(inp.columns)}): add the documents' "
-                              f"text first, e.g. transformers_ir.data.text_loader(dataset), or give "
-                              f"doc_encoder(text_field=...)", [self.text_field])
-
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
-        self._validate(inp)
+        check_encoder_input(inp, self.rep, self.text_field)
         if len(inp) == 0:
             return inp.assign(**{self.out_field: pd.Series(dtype=object)})
         return inp.assign(**{self.out_field: _column(self._encode(inp[self.text_field].tolist()), inp.index)})
@@ -118,9 +104,9 @@ class DenseEncoder(pt.Transformer):
 
     def __repr__(self) -> str:
         if self.rep == "query":
-            return _call(self.model, "query_encoder", batch_size=self.batch_size)
+            return stage_repr(self.model, "query_encoder", batch_size=self.batch_size)
         text_field = None if self.text_field == "text" else self.text_field
-        return _call(self.model, "doc_encoder", text_field=text_field, batch_size=self.batch_size)
+        return stage_repr(self.model, "doc_encoder", text_field=text_field, batch_size=self.batch_size)
 
 
 class DenseScorer(pt.Transformer):
@@ -218,5 +204,5 @@ class DenseScorer(pt.Transformer):
 
     def __repr__(self) -> str:
         text_field = None if self.text_field == "text" else self.text_field
-        return _call(self.model, "scorer", text_field=text_field, text_loader=self.text_loader,
+        return stage_repr(self.model, "scorer", text_field=text_field, text_loader=self.text_loader,
                      doc_index=self.doc_index, batch_size=self.batch_size)

@@ -11,16 +11,11 @@ import scipy.sparse as sp
 
 from transformers_ir._batching import CHUNK_BATCHES, chunked
 from transformers_ir._ranking import rank_results
-from transformers_ir._validate import input_error, refuse_missing_queries
+from transformers_ir._validate import check_encoder_input, input_error, stage_repr
 from transformers_ir.indexes import toks_matrix
 
 if TYPE_CHECKING:  # the family object builds these stages: _model imports this module, not the reverse
     from transformers_ir.splade._model import Splade
-
-def _call(splade: Splade, method: str, **kwargs) -> str:
-    shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
-    return f"{splade!r}.{method}({shown})"
-
 
 class SpladeEncoder(pt.Transformer):
     """Adds ``query_toks`` to queries (``rep='query'``) or ``toks`` to documents (``rep='doc'``).
@@ -47,17 +42,8 @@ class SpladeEncoder(pt.Transformer):
         return self.splade.encode_toks(texts, self.rep, batch_size=self.batch_size,
                                        verbose=self.verbose if verbose is None else verbose)
 
-    def _validate(self, inp: pd.DataFrame) -> None:
-        if self.rep == "query":
-            pt.validate.query_frame(inp, extra_columns=["query"])
-            refuse_missing_queries(inp)
-        elif self.text_field not in inp.columns:
-            raise input_error(f"column {self.text_field!r} missing (columns: {list(inp.columns)}): add the documents' "
-                              f"text first, e.g. transformers_ir.data.text_loader(dataset), or give "
-                              f"doc_encoder(text_field=...)", [self.text_field])
-
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
-        self._validate(inp)
+        check_encoder_input(inp, self.rep, self.text_field)
         if len(inp) == 0:
             return inp.assign(**{self.out_field: pd.Series(dtype=object)})
         return inp.assign(**{self.out_field: self._encode(inp[self.text_field].tolist())})
@@ -94,9 +80,9 @@ class SpladeEncoder(pt.Transformer):
 
     def __repr__(self) -> str:
         if self.rep == "query":
-            return _call(self.splade, "query_encoder", batch_size=self.batch_size)
+            return stage_repr(self.splade, "query_encoder", batch_size=self.batch_size)
         text_field = None if self.text_field == "text" else self.text_field
-        return _call(self.splade, "doc_encoder", text_field=text_field, batch_size=self.batch_size)
+        return stage_repr(self.splade, "doc_encoder", text_field=text_field, batch_size=self.batch_size)
 
 
 class SpladeScorer(pt.Transformer):
@@ -173,7 +159,7 @@ class SpladeScorer(pt.Transformer):
 
     def __repr__(self) -> str:
         text_field = None if self.text_field == "text" else self.text_field
-        return _call(self.splade, "scorer", text_field=text_field, text_loader=self.text_loader,
+        return stage_repr(self.splade, "scorer", text_field=text_field, text_loader=self.text_loader,
                      batch_size=self.batch_size)
 
 
