@@ -15,6 +15,7 @@ from transformers_ir.caching import EncoderCache, RetrieverCache, ScorerCache
 from transformers_ir.cross_encoders import CrossEncoder
 from transformers_ir.data import JoinFields
 from transformers_ir.data._text import CorpusText
+from transformers_ir.dense import BiEncoder
 from transformers_ir.first_stage import Fusion
 from transformers_ir.indexes import PisaIndex, QueryGuard, sparse_index
 from transformers_ir.splade import Splade
@@ -30,7 +31,7 @@ def splade(tiny_mlm_path):
 
 
 @pytest.fixture(scope="module")
-def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path, tiny_t5_path):
+def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path, tiny_t5_path, tiny_encoder_path):
     """name -> a function building the stage (some need Java, which only the marked cases start)."""
     tmp = tmp_path_factory.mktemp("inspect")
     t5_tokenizer = AutoTokenizer.from_pretrained(tiny_t5_path)
@@ -38,7 +39,11 @@ def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path,
     sparse = {engine: sparse_index(tmp / f"sparse-{engine}", engine).indexer().index(iter(TOKS))
               for engine in ("pisa", "exact")}
     ce = CrossEncoder.from_pretrained(tiny_classifier_path, batch_size=4, query_max_length=16, max_length=64)
+    dense = BiEncoder.from_pretrained(str(tiny_encoder_path), pooling="cls", batch_size=2, doc_max_length=24)
     return {
+        "dense-query-encoder": lambda: dense.query_encoder(batch_size=2),
+        "dense-doc-encoder": lambda: dense.doc_encoder(text_field="body"),
+        "dense-scorer": lambda: dense.scorer(text_loader=JoinFields(["title", "text"])),
         "cross-encoder": lambda: ce,
         "bert-cat": lambda: ce_family.BertCat(ce_family.BertCatModel(AutoModel.from_pretrained(tiny_distilbert_path)),
                                               AutoTokenizer.from_pretrained(tiny_distilbert_path), normalise="sigmoid"),
@@ -65,7 +70,7 @@ def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path,
     }
 
 
-NAMES = ["cross-encoder", "bert-cat", "rankt5", "monot5", "splade-query-encoder", "splade-doc-encoder",
+NAMES = ["dense-query-encoder", "dense-doc-encoder", "dense-scorer", "cross-encoder", "bert-cat", "rankt5", "monot5", "splade-query-encoder", "splade-doc-encoder",
          "splade-scorer", "sparse-indexer", "pisa-sparse-retriever", "exact-sparse-retriever",
          pytest.param("terrier-sparse-retriever", marks=pytest.mark.java), "query-guard", "fusion", "join-fields",
          "corpus-text", "cutoff", "scorer-cache", "retriever-cache", "encoder-cache"]

@@ -28,7 +28,8 @@ def test_the_top_level_names_resolve():
     (errors.CorruptIndex, RuntimeError), (errors.CacheMismatch, RuntimeError), (errors.CacheWriteError, OSError),
     (errors.UnsafeArchive, ValueError), (errors.UnsafeWeights, ValueError), (errors.UnsafeDocstore, ValueError),
     (errors.OutputExists, ValueError), (errors.IncompleteCheckpoint, ValueError), (errors.CorruptFile, ValueError),
-    (errors.DocnoNotInCorpus, LookupError), (errors.SystemFailed, RuntimeError),
+    (errors.DocnoNotInCorpus, LookupError), (errors.SystemFailed, RuntimeError), (errors.ModelMismatch, ValueError),
+    (errors.IndexMismatch, ValueError),
 ])
 def test_every_error_is_also_its_builtin_kind(error, builtin):
     assert issubclass(error, errors.TransformersIRError) and issubclass(error, builtin)

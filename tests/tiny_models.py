@@ -96,6 +96,36 @@ def bert_classifier(path: Path, num_labels: int = 1, seed: int = 0) -> Path:
     return path
 
 
+def bert_encoder(path: Path, seed: int = 0, hidden_size: int = 32) -> Path:
+    """A bare BertModel (a bi-encoder backbone, as all-MiniLM-L6-v2 is) with a WordPiece tokenizer, and no
+    sentence-transformers files: a plain Hugging Face encoder (``hidden_size`` changes its vectors' dimension)."""
+    from transformers import BertConfig, BertModel
+
+    path = Path(path)
+    tok = wordpiece_tokenizer(path)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(tok), hidden_size=hidden_size, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).eval().save_pretrained(path)
+    return path
+
+
+def sentence_transformer(path: Path, pooling: str = "cls", normalize: bool = True, seed: int = 0) -> Path:
+    """The tiny encoder as a sentence-transformers folder saved by sentence-transformers itself (Transformer,
+    Pooling, optionally Normalize; max_seq_length 48, a ``query: `` prompt)."""
+    from sentence_transformers import SentenceTransformer, models
+
+    path = Path(path)
+    backbone = bert_encoder(path.with_name(path.name + "-backbone"), seed=seed)
+    transformer = models.Transformer(str(backbone), max_seq_length=48)
+    modules = [transformer, models.Pooling(32, pooling_mode=pooling)]
+    if normalize:
+        modules.append(models.Normalize())
+    SentenceTransformer(modules=modules, device="cpu", prompts={"query": "query: ", "document": ""},
+                        similarity_fn_name="cosine" if normalize else "dot").save(str(path))
+    return path
+
+
 def distilbert(path: Path, seed: int = 0) -> Path:
     """A bare DistilBertModel (the BERT_Cat backbone) with a WordPiece tokenizer."""
     from transformers import DistilBertConfig, DistilBertModel
@@ -123,5 +153,5 @@ def t5(path: Path, seed: int = 0) -> Path:
     return path
 
 
-__all__ = ["WORDS", "bert_classifier", "bert_mlm", "corpus", "distilbert", "t5", "unigram_tokenizer",
-           "wordpiece_tokenizer"]
+__all__ = ["WORDS", "bert_classifier", "bert_encoder", "bert_mlm", "corpus", "distilbert", "sentence_transformer",
+           "t5", "unigram_tokenizer", "wordpiece_tokenizer"]

@@ -19,9 +19,9 @@ _paths.configure_environment()
 
 __all__ = [
     "BertCat", "CrossEncoder", "EncoderCache", "Fusion", "MonoT5", "PisaIndex", "RankT5Encoder", "RetrieverCache",
-    "ScorerCache", "Splade", "TerrierIndex", "TransformersIRError", "__version__", "bm25", "dataset_index",
-    "dataset_splade_index", "ensure_trained", "get_dataset", "parse_pipeline", "parse_training_config",
-    "run_experiment", "sparse_index", "terrier", "text_loader", "train",
+    "ScorerCache", "Splade", "TerrierIndex", "TransformersIRError", "VectorIndex", "__version__", "bm25",
+    "dataset_index", "dataset_splade_index", "ensure_trained", "get_dataset", "parse_pipeline",
+    "parse_training_config", "run_experiment", "sparse_index", "terrier", "text_loader", "train",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._version": ["__version__"],
@@ -31,7 +31,7 @@ __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     ".errors": ["TransformersIRError"],
     ".experiments": ["parse_pipeline", "run_experiment"],
     ".first_stage": ["Fusion", "bm25", "dataset_index", "terrier"],
-    ".indexes": ["PisaIndex", "TerrierIndex", "sparse_index"],
+    ".indexes": ["PisaIndex", "TerrierIndex", "VectorIndex", "sparse_index"],
     ".splade": ["Splade", "dataset_splade_index"],
     ".training": ["ensure_trained", "parse_training_config", "train"],
 })

@@ -90,6 +90,41 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
 
 
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module):
+    """Eval mode (no dropout) for the block, restoring the training flag after (inference during training)."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def inference_module(module: torch.nn.Module, precision: str, device: torch.device,
+                     copies: dict[str, LowPrecisionCopy]) -> tuple[torch.nn.Module, str]:
+    """The module that runs inference in a resolved ``precision`` and the autocast precision it runs under.
+
+    bf16 on a CPU runs a bf16 copy of ``module`` (rebuilt whenever its weights change): CPU autocast re-casts
+    every activation around each fp32 op, which costs as much as the bf16 matrix products save. int8 runs a copy
+    with dynamically quantised linear layers. Elsewhere ``module`` itself, under autocast for bf16/fp16.
+
+    Args:
+        module: the model.
+        precision: a precision from :func:`resolve_precision`.
+        device: where it runs.
+        copies: the caller's low-precision copies by precision (filled on first use, kept between calls).
+
+    Returns:
+        ``(module to run, precision to pass to :func:`autocast`)``.
+    """
+    if (precision == "bf16" and device.type == "cpu") or precision == "int8":
+        if precision not in copies:
+            copies[precision] = LowPrecisionCopy(precision)
+        return copies[precision].get(module), "fp32"
+    return module, precision
+
+
 class LowPrecisionCopy:
     """A copy of a module for inference in ``'bf16'`` (the weights cast) or ``'int8'`` (linear layers dynamically
     quantised), made on first use and rebuilt whenever the module's weights change (an optimiser step or
@@ -127,7 +162,9 @@ __all__ = [
     "autocast",
     "cpu_has_native_bf16",
     "default_precision",
+    "eval_mode",
     "infer_device",
+    "inference_module",
     "resolve_precision",
     "supports",
 ]

@@ -21,6 +21,19 @@ NORMALISE: tuple[str, ...] = typing.get_args(Normalise)
 Pooling = Literal["max", "sum"]
 POOLINGS: tuple[str, ...] = typing.get_args(Pooling)
 
+#: A bi-encoder's pooling over token states: their mean (sentence-transformers' default), the first ([CLS])
+#: token's, or the last real token's (decoder-style embedders).
+DensePooling = Literal["mean", "cls", "last"]
+DENSE_POOLINGS: tuple[str, ...] = typing.get_args(DensePooling)
+
+#: How a bi-encoder compares a query and a document: inner product, or cosine (vectors normalised first).
+Similarity = Literal["dot", "cos"]
+SIMILARITIES: tuple[str, ...] = typing.get_args(Similarity)
+
+#: How a vector index searches: exactly (blocked matrix products), or an HNSW graph (approximate).
+VectorMethod = Literal["exact", "hnsw"]
+VECTOR_METHODS: tuple[str, ...] = typing.get_args(VectorMethod)
+
 #: Engines of a text (BM25, TF-IDF, ...) index.
 Engine = Literal["terrier", "pisa"]
 ENGINES: tuple[str, ...] = typing.get_args(Engine)

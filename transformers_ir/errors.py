@@ -15,8 +15,10 @@ its ``exit_code``, 2) and also the built-in exception it is a kind of, so code t
 | :class:`DocnoNotInCorpus` | ``LookupError`` | results naming documents the corpus does not hold |
 | :class:`SystemFailed` | ``RuntimeError`` | a system's stage failing inside a library (names the system and stage) |
 | :class:`IncompleteCheckpoint` | ``ValueError`` | a checkpoint lacking weights its model needs, or its tokenizer |
+| :class:`ModelMismatch` | ``ValueError`` | a bi-encoder's query and document models of different dimensions |
 | :class:`CorruptFile` | ``ValueError`` | a JSON file of ours that is truncated, not JSON or not the shape written |
 | :class:`CorruptIndex` | ``RuntimeError`` | an index whose files changed since it was built |
+| :class:`IndexMismatch` | ``ValueError`` | an index built by another model than the one retrieving from it |
 | :class:`CacheMismatch` | ``RuntimeError`` | a cache folder of another configuration, version or tool |
 | :class:`CacheWriteError` | ``OSError`` | a cache that could not be read or written (disk full, permissions) |
 | :class:`UnsafeArchive` | ``ValueError`` | an archive member that would land outside its folder, or a link |
@@ -80,12 +82,22 @@ class SystemFailed(TransformersIRError, RuntimeError):
     the stage and the error."""
 
 
+class ModelMismatch(TransformersIRError, ValueError):
+    """Two models that must agree do not: a bi-encoder's query model whose vectors differ in size from its document
+    model's; the message names both and the fix."""
+
+
 class CorruptFile(TransformersIRError, ValueError):
     """A JSON file of ours that is unreadable (truncated, not UTF-8, not JSON, or not the shape expected)."""
 
 
 class CorruptIndex(TransformersIRError, RuntimeError):
     """A built index whose files no longer match the sizes or checksums recorded when it was built."""
+
+
+class IndexMismatch(TransformersIRError, ValueError):
+    """An index opened with a model other than the one that built it (a vector index of another bi-encoder): the
+    message names both models and the fix (rebuild the index, or use the model that built it)."""
 
 
 class IncompleteCheckpoint(TransformersIRError, ValueError):
@@ -113,5 +125,6 @@ class UnsafeDocstore(TransformersIRError, ValueError):
 
 
 __all__ = ["CacheMismatch", "CacheWriteError", "ConfigError", "CorruptFile", "CorruptIndex", "DatasetUnavailable",
-           "DocnoNotInCorpus", "IncompleteCheckpoint", "OutputExists", "PipelineFileError", "RankingError",
-           "SystemFailed", "TransformersIRError", "UnsafeArchive", "UnsafeDocstore", "UnsafeWeights", "UsageError"]
+           "DocnoNotInCorpus", "IncompleteCheckpoint", "IndexMismatch", "ModelMismatch", "OutputExists",
+           "PipelineFileError", "RankingError", "SystemFailed", "TransformersIRError", "UnsafeArchive",
+           "UnsafeDocstore", "UnsafeWeights", "UsageError"]

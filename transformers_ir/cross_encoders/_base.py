@@ -16,6 +16,7 @@ import torch
 
 from transformers_ir import _checkpoint, _device
 from transformers_ir._atomic import atomic_dir
+from transformers_ir._batching import longest_first
 from transformers_ir._identity import tokenizer_hash, weights_hash
 from transformers_ir._options import NORMALISE, Normalise, Precision
 from transformers_ir._ranking import check_finite, minmax, rank_results
@@ -160,14 +161,12 @@ class Reranker(pt.Transformer):
         :attr:`model` (rebuilt whenever its weights change): CPU autocast re-casts every activation around each
         fp32 op, which costs as much as the bf16 matrix products save. int8 runs a copy with dynamically quantised
         linear layers. Elsewhere :attr:`model` itself."""
-        if (self.precision == "bf16" and self.device.type == "cpu") or self.precision == "int8":
-            return self._low_precision[self.precision].get(self.model), "fp32"
-        return self.model, self.precision
+        return _device.inference_module(self.model, self.precision, self.device, self._low_precision)
 
     def _score_chunk(self, model, ids, types, out: np.ndarray, bar) -> None:
         """Score one tokenized chunk into ``out``: longest pairs first (an out-of-memory error comes at once),
         each batch padded only to its own longest pair."""
-        order = np.argsort(-np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), kind="stable")
+        order = longest_first(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
         done = 0
         while done < len(order):
             size = self._fitting_batch_size or self.batch_size

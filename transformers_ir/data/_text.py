@@ -1,6 +1,8 @@
 """Document text for re-rankers: fetch a dataset's text fields and join them into one ``text`` column."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 import pyterrier as pt
 
@@ -38,6 +40,23 @@ class JoinFields(pt.Transformer):
 
     def __repr__(self) -> str:
         return f"JoinFields({self.fields!r})"
+
+
+def corpus_docs(dataset, *, text_field: str = "text") -> Iterator[dict]:
+    """``{docno, text_field}`` for every document of a dataset's corpus, its text fields joined with a space
+    (title + body for BEIR, as :class:`JoinFields` and ir_datasets' default_text do): what encoders index.
+
+    Args:
+        dataset: a dataset whose ``text_fields()`` name the fields (else ``text_field`` alone is read).
+        text_field: the field that receives the joined text.
+
+    Yields:
+        One dict per document, in corpus order.
+    """
+    fields = dataset.text_fields() if hasattr(dataset, "text_fields") else [text_field]
+    for doc in dataset.get_corpus_iter(verbose=False):
+        text = " ".join(str(doc.get(f) or "") for f in fields).strip()
+        yield {"docno": doc["docno"], text_field: text}
 
 
 def text_loader(dataset, *, text_field: str = "text") -> pt.Transformer:

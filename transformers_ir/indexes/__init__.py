@@ -1,5 +1,6 @@
 """Indexes as PyTerrier artifacts: text indexes for BM25 and other Terrier models (PISA, Terrier), and
-learned-sparse impact indexes for SPLADE (PISA, Terrier, exact), with the checks every build makes.
+learned-sparse impact indexes for SPLADE (PISA, Terrier, exact), dense vector indexes for bi-encoders (exact and
+HNSW), with the checks every build makes.
 
 Each index is a folder built atomically (complete or absent, with its files' checksums), reopened by
 ``pt.Artifact.load(path)`` as its own class, and shared with ``build_package()`` / ``pt.Artifact.from_url()``
@@ -10,13 +11,13 @@ from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_SCALE", "SPARSE_ENGINES", "CorpusGuard", "CorruptIndex", "ExactSparseIndex", "IndexArtifact",
-    "PisaIndex", "PisaSparseIndex", "QueryGuard", "SparseIndex", "SparseIndexer", "SparseRetriever", "TerrierIndex",
-    "TerrierSparseIndex", "csr_to_toks", "pisa_term", "quantise", "quantise_toks", "sparse_index", "sparse_stats",
-    "toks_matrix"
+    "IndexMismatch", "PisaIndex", "PisaSparseIndex", "QueryGuard", "SparseIndex", "SparseIndexer", "SparseRetriever",
+    "TerrierIndex", "TerrierSparseIndex", "VectorIndex", "VectorIndexer", "VectorRetriever", "csr_to_toks",
+    "pisa_term", "quantise", "quantise_toks", "sparse_index", "sparse_stats", "toks_matrix",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._artifact": ["IndexArtifact"],
-    "transformers_ir.errors": ["CorruptIndex"],
+    "transformers_ir.errors": ["CorruptIndex", "IndexMismatch"],
     "._corpus": ["CorpusGuard"],
     "._engines": ["ExactSparseIndex", "PisaSparseIndex", "TerrierSparseIndex", "pisa_term", "sparse_index"],
     "._pisa": ["PisaIndex"],
@@ -26,4 +27,5 @@ __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._stats": ["sparse_stats"],
     "._terrier": ["TerrierIndex"],
     "._toks": ["DEFAULT_SCALE", "csr_to_toks", "quantise", "toks_matrix"],
+    "._vector": ["VectorIndex", "VectorIndexer", "VectorRetriever"],
 })

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -17,20 +16,13 @@ import scipy.sparse as sp
 from transformers_ir import _paths
 from transformers_ir._identity import json_hash, weights_hash
 from transformers_ir._options import DEFAULT_SCALE, SparseEngine
-from transformers_ir.data import corpus_id
+from transformers_ir._shards import clear_stale_shards
+from transformers_ir.data import corpus_docs, corpus_id
 from transformers_ir.indexes import SparseIndex, sparse_index
 from transformers_ir.splade._model import Splade
 from transformers_ir.splade._shards import encode_shard, read_shards, shard_matrix, shards_complete
 
 _log = logging.getLogger(__name__)
-
-
-def corpus_docs(dataset, *, text_field: str = "text") -> Iterator[dict]:
-    """``{docno, text}`` for every document, the dataset's text fields joined (title + body for BEIR)."""
-    fields = dataset.text_fields() if hasattr(dataset, "text_fields") else [text_field]
-    for doc in dataset.get_corpus_iter(verbose=False):
-        text = " ".join(str(doc.get(f) or "") for f in fields).strip()
-        yield {"docno": doc["docno"], text_field: text}
 
 
 def model_key(splade: Splade) -> str:
@@ -124,11 +116,7 @@ def dataset_splade_index(dataset, splade: Splade, *, engine: SparseEngine = "pis
         shutil.rmtree(index.path)
     encodings = folder / "encodings"
     if not shards_complete(encodings):
-        # shards of an earlier multi-process encoding that never completed; never another process's live one,
-        # which stays under a temporary name until it is complete
-        for stale in encodings.glob("shard-*"):
-            if not stale.name.endswith("-of-00001"):
-                shutil.rmtree(stale)
+        clear_stale_shards(encodings)
         try:
             encode_shard(splade, corpus_docs(dataset), encodings, rank=0, world_size=1, verbose=verbose)
         except FileExistsError:  # another process encoded the corpus meanwhile

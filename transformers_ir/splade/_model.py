@@ -14,6 +14,7 @@ from torch import nn
 
 from transformers_ir import _checkpoint, _device
 from transformers_ir._atomic import atomic_dir
+from transformers_ir._batching import inverse, longest_first
 from transformers_ir._identity import weights_hash
 from transformers_ir._validate import max_positions, texts_for_model
 from transformers_ir.indexes import csr_to_toks
@@ -33,17 +34,6 @@ def _check_rep(rep: str) -> str:
     if rep not in ("query", "doc"):
         raise ValueError(f"rep must be 'query' or 'doc', not {rep!r}")
     return rep
-
-
-@contextlib.contextmanager
-def _eval(module: nn.Module) -> Iterator[None]:
-    """Eval mode (no dropout) for the block, restoring the training flag after (encode during training)."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
 
 
 @contextlib.contextmanager
@@ -290,23 +280,20 @@ class Splade:
         verbose = self.verbose if verbose is None else verbose
         top_k = (self.query_top_k if rep == "query" else self.doc_top_k) if pruned else None
         threshold = self.threshold if pruned else 0.0
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        order = longest_first([len(t) for t in texts])
         parts = []
         model = self.query_model if rep == "query" else self.model
         batches = range(0, len(texts), batch_size)
         if verbose:
             batches = pt.tqdm(batches, desc=f"SPLADE {rep} encoding", unit="batch")
-        with _eval(model), torch.inference_mode():
+        with _device.eval_mode(model), torch.inference_mode():
             for start in batches:
                 batch = [texts[i] for i in order[start:start + batch_size]]
                 weights = self._infer(self.tokenize(batch, rep), rep)
                 parts.append(to_csr(prune(weights, top_k=top_k, threshold=threshold)))
         if not parts:
             return sp.csr_matrix((0, len(self.vocab)), dtype=np.float32)
-        stacked = sp.vstack(parts, format="csr")
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(len(order))
-        return stacked[inverse]
+        return sp.vstack(parts, format="csr")[inverse(order)]
 
     def encode_toks(self, texts: Sequence[str], rep: Rep = "doc", **kwargs) -> list[dict[str, float]]:
         """:meth:`encode` as PyTerrier ``{term: weight}`` dicts."""

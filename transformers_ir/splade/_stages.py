@@ -9,15 +9,13 @@ import pandas as pd
 import pyterrier as pt
 import scipy.sparse as sp
 
+from transformers_ir._batching import CHUNK_BATCHES, chunked
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import input_error, refuse_missing_queries
 from transformers_ir.indexes import toks_matrix
 
 if TYPE_CHECKING:  # the family object builds these stages: _model imports this module, not the reverse
     from transformers_ir.splade._model import Splade
-
-_CHUNK_BATCHES = 8  # a document stream is encoded this many batches at a time (sorted by length within)
-
 
 def _call(splade: Splade, method: str, **kwargs) -> str:
     shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
@@ -66,19 +64,14 @@ class SpladeEncoder(pt.Transformer):
 
     def transform_iter(self, inp: Iterable[dict]) -> Iterator[dict]:
         """Streams documents (dicts) with ``toks`` added, a few batches at a time: feeds an indexer."""
-        chunk_size = (self.batch_size or self.splade.batch_size) * _CHUNK_BATCHES
+        chunk_size = (self.batch_size or self.splade.batch_size) * CHUNK_BATCHES
         verbose = self.splade.verbose if self.verbose is None else self.verbose
         docs = pt.tqdm(inp, desc=f"SPLADE {self.rep} encoding", unit=self.rep) if verbose else inp
-        chunk: list[dict] = []
-        for doc in docs:
-            if self.text_field not in doc:
-                raise KeyError(f"document {doc.get('docno', '?')!r} has no {self.text_field!r} field "
-                               f"(fields: {sorted(doc)}): give doc_encoder(text_field=...)")
-            chunk.append(doc)
-            if len(chunk) == chunk_size:
-                yield from self._with_toks(chunk)
-                chunk = []
-        if chunk:
+        for chunk in chunked(docs, chunk_size):
+            for doc in chunk:
+                if self.text_field not in doc:
+                    raise KeyError(f"document {doc.get('docno', '?')!r} has no {self.text_field!r} field "
+                                   f"(fields: {sorted(doc)}): give doc_encoder(text_field=...)")
             yield from self._with_toks(chunk)
 
     def _with_toks(self, docs: list[dict]) -> Iterator[dict]:

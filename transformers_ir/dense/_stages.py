@@ -1,0 +1,196 @@
+"""The bi-encoder's PyTerrier stages: the query and document encoders (``query_vec`` / ``doc_vec``, as pyterrier_dr
+names them) and the re-scorer."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+
+from transformers_ir._batching import CHUNK_BATCHES, chunked
+from transformers_ir._ranking import rank_results
+from transformers_ir._validate import input_error, refuse_missing_queries
+
+if TYPE_CHECKING:  # the family object builds these stages: _model imports this module, not the reverse
+    from transformers_ir.dense._model import BiEncoder
+
+
+def _call(model: BiEncoder, method: str, **kwargs) -> str:
+    shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
+    return f"{model!r}.{method}({shown})"
+
+
+def _column(vectors: np.ndarray, index: pd.Index) -> pd.Series:
+    """One float32 vector per row (an object column, as pyterrier_dr's)."""
+    return pd.Series(list(vectors), index=index, dtype=object)
+
+
+def stack_vectors(column: pd.Series, name: str) -> np.ndarray:
+    """A column of 1-D vectors as a float32 ``[rows, dim]`` matrix.
+
+    Raises:
+        ValueError: a row that is not a vector, or rows of different lengths (naming the column).
+    """
+    try:
+        matrix = np.stack([np.asarray(v, dtype=np.float32) for v in column])
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"column {name!r} must hold one 1-D float vector per row, of one length ({e})") from e
+    if matrix.ndim != 2:
+        raise ValueError(f"column {name!r} must hold one 1-D float vector per row, got shape {matrix.shape[1:]}")
+    return matrix
+
+
+class DenseEncoder(pt.Transformer):
+    """Adds ``query_vec`` to queries (``rep='query'``) or ``doc_vec`` to documents (``rep='doc'``).
+    Built by :meth:`BiEncoder.query_encoder` / :meth:`BiEncoder.doc_encoder`.
+
+    A missing query (None/NaN) is refused (there is nothing to retrieve for); missing or empty document text is
+    encoded as the empty string (see :meth:`BiEncoder.encode`).
+
+    Args:
+        model: the bi-encoder.
+        rep: ``'query'`` or ``'doc'``.
+        text_field: the documents' text column (queries are read from ``query``).
+        batch_size: texts per forward pass (default: the model's).
+        verbose: show progress (default: the model's).
+    """
+
+    def __init__(self, model: BiEncoder, *, rep: str = "doc", text_field: str = "text",
+                 batch_size: int | None = None, verbose: bool | None = None):
+        self.model = model
+        self.rep = rep
+        self.text_field = "query" if rep == "query" else text_field
+        self.out_field = "query_vec" if rep == "query" else "doc_vec"
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _encode(self, texts, verbose: bool | None = None) -> np.ndarray:
+        return self.model.encode(texts, self.rep, batch_size=self.batch_size,
+                                 verbose=self.verbose if verbose is None else verbose)
+
+    def _validate(self, inp: pd.DataFrame) -> None:
+        if self.rep == "query":
+            pt.validate.query_frame(inp, extra_columns=["query"])
+            refuse_missing_queries(inp)
+        elif self.text_field not in inp.columns:
+            raise input_error(f"column {self.text_field!r} missing (columns: {list(inp.columns)}): add the documents' "
+                              f"text first, e.g. transformers_ir.data.text_loader(dataset), or give "
+                              f"doc_encoder(text_field=...)", [self.text_field])
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        self._validate(inp)
+        if len(inp) == 0:
+            return inp.assign(**{self.out_field: pd.Series(dtype=object)})
+        return inp.assign(**{self.out_field: _column(self._encode(inp[self.text_field].tolist()), inp.index)})
+
+    def transform_iter(self, inp: Iterable[dict]) -> Iterator[dict]:
+        """Streams documents (dicts) with ``doc_vec`` added, a few batches at a time: feeds an indexer with
+        memory bounded by the chunk, whatever the corpus's size."""
+        chunk_size = (self.batch_size or self.model.batch_size) * CHUNK_BATCHES
+        verbose = self.model.verbose if self.verbose is None else self.verbose
+        docs = pt.tqdm(inp, desc=f"dense {self.rep} encoding", unit=self.rep) if verbose else inp
+        for chunk in chunked(docs, chunk_size):
+            for doc in chunk:
+                if self.text_field not in doc:
+                    raise KeyError(f"{self.rep} {doc.get('docno', doc.get('qid', '?'))!r} has no "
+                                   f"{self.text_field!r} field (fields: {sorted(doc)}): give "
+                                   f"doc_encoder(text_field=...)")
+                if self.rep == "query" and pd.isna(doc[self.text_field]):
+                    raise ValueError(f"query {doc.get('qid', '?')!r} is missing (None/NaN): fill it or drop it")
+            vectors = self._encode([d[self.text_field] for d in chunk], verbose=False)
+            for doc, vector in zip(chunk, vectors):
+                yield {**doc, self.out_field: vector}
+
+    def _config(self) -> tuple:
+        return (self.model, self.rep, self.text_field, self.batch_size)
+
+    def cache_key(self) -> dict:
+        """What decides the vectors: the model's side for this rep and its settings, the text field."""
+        return {**self.model.cache_key(self.rep), "rep": self.rep, "text_field": self.text_field}
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self._config() == other._config()
+
+    def __hash__(self) -> int:
+        return hash(self._config())
+
+    def __repr__(self) -> str:
+        if self.rep == "query":
+            return _call(self.model, "query_encoder", batch_size=self.batch_size)
+        text_field = None if self.text_field == "text" else self.text_field
+        return _call(self.model, "doc_encoder", text_field=text_field, batch_size=self.batch_size)
+
+
+class DenseScorer(pt.Transformer):
+    """Re-ranks a result frame (``qid, query, docno`` + text) by the similarity of query and document vectors.
+    Each distinct query and document is encoded once; ``query_vec`` / ``doc_vec`` already in the frame are used.
+    Built by :meth:`BiEncoder.scorer`.
+
+    Args:
+        model: the bi-encoder.
+        text_field: the documents' text column.
+        text_loader: fetches the text when the frame lacks it.
+        batch_size: texts per forward pass (default: the model's).
+        verbose: show progress (default: the model's).
+    """
+
+    def __init__(self, model: BiEncoder, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
+                 batch_size: int | None = None, verbose: bool | None = None):
+        self.model = model
+        self.text_field = text_field
+        self.text_loader = text_loader
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        pt.validate.result_frame(inp, extra_columns=[] if "query_vec" in inp.columns else ["query"])
+        if len(inp) == 0:
+            return inp.assign(score=pd.Series(dtype="float64"), rank=pd.Series(dtype="int64"))
+        fetched = False
+        if "doc_vec" not in inp.columns and self.text_field not in inp.columns:
+            if self.text_loader is None:
+                raise input_error(f"column {self.text_field!r} missing: add transformers_ir.data.text_loader(dataset) "
+                                  "before the scorer, or build it with model.scorer(text_loader=text_loader(dataset))",
+                                  [self.text_field])
+            inp = self.text_loader(inp)
+            fetched = True
+        if "query_vec" not in inp.columns:
+            refuse_missing_queries(inp)
+        q_index, queries = self._unique(inp, "qid", "query_vec", "query", "query")
+        d_index, docs = self._unique(inp, "docno", "doc_vec", self.text_field, "doc")
+        if queries.shape[1] != docs.shape[1]:
+            raise ValueError(f"query vectors have {queries.shape[1]} dimensions and document vectors "
+                             f"{docs.shape[1]}: they come from different models")
+        rows_q, rows_d = q_index.get_indexer(inp["qid"]), d_index.get_indexer(inp["docno"])
+        scores = np.einsum("ij,ij->i", queries[rows_q], docs[rows_d])
+        out = inp.drop(columns=[self.text_field] if fetched else []).assign(score=scores.astype("float64"))
+        return rank_results(out)
+
+    def _unique(self, inp: pd.DataFrame, key: str, vec_col: str, text_col: str,
+                rep: str) -> tuple[pd.Index, np.ndarray]:
+        """The frame's distinct ``key`` values and their vectors."""
+        first = inp.drop_duplicates(key)
+        if vec_col in first.columns:
+            return pd.Index(first[key]), stack_vectors(first[vec_col], vec_col)
+        return pd.Index(first[key]), self.model.encode(first[text_col].tolist(), rep, batch_size=self.batch_size,
+                                                       verbose=self.verbose)
+
+    def _config(self) -> tuple:
+        return (self.model, self.text_field, self.text_loader, self.batch_size)
+
+    def cache_key(self) -> dict:
+        """What decides the scores: both sides of the model and their settings, the text field."""
+        return {**self.model.cache_key(), "text_field": self.text_field}
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self._config() == other._config()
+
+    def __hash__(self) -> int:
+        return hash(self._config())
+
+    def __repr__(self) -> str:
+        text_field = None if self.text_field == "text" else self.text_field
+        return _call(self.model, "scorer", text_field=text_field, text_loader=self.text_loader,
+                     batch_size=self.batch_size)
