@@ -47,7 +47,7 @@ RULES: dict[str, tuple[Callable, str]] = {
         "threshold", "k1", "weight_decay", "flops_query", "flops_doc", "distill_weight", "epochs", "learning_rate",
         "head_learning_rate")},
     **{name: _int_at_least(0) for name in ("seed", "dataloader_workers", "flops_warmup_steps")},
-    **{name: _POSITIVE for name in ("scale", "k")},
+    **{name: _POSITIVE for name in ("scale", "k", "temperature")},
     "b": _FRACTION,
     "warmup_ratio": _number(lambda v: 0 <= v < 1, "a number >= 0 and < 1"),
     "max_steps": _int_at_least(-1),

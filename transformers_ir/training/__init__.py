@@ -1,5 +1,5 @@
 """Training and distillation: hard negatives and teacher scores from PyTerrier pipelines, ranking losses for
-cross-encoders and SPLADE, and a Hugging Face Trainer underneath (checkpoints, resume, torchrun).
+cross-encoders, SPLADE and bi-encoders, and a Hugging Face Trainer underneath (checkpoints, resume, torchrun).
 
 Example::
 
@@ -9,7 +9,8 @@ Example::
 from transformers_ir._lazy import lazy_exports
 
 __all__ = [
-    "ConfigError", "CrossEncoderTrainingModule", "DataReport", "FlopsRegularizer", "Group", "GroupDataset",
+    "BiEncoderTrainingModule", "ConfigError", "CrossEncoderTrainingModule", "DualEncoderTrainingModule",
+    "EncoderBatch", "EncoderCollator", "DataReport", "FlopsRegularizer", "Group", "GroupDataset",
     "GroupedSoftmaxLoss", "KLDivergenceLoss", "ListwiseSoftmaxLoss", "MarginMSELoss", "PairBatch", "PairCollator",
     "PointwiseBCELoss", "RankIBNLoss", "RankingLoss", "RankingTrainer", "SpladeBatch", "SpladeCollator",
     "SpladeTrainingModule", "TrainingGroup", "TrainingSpec", "build_dataset", "build_groups", "ensure_trained", "fit",
@@ -25,7 +26,8 @@ __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._fit": ["fit"],
     "._losses": ["FlopsRegularizer", "GroupedSoftmaxLoss", "KLDivergenceLoss", "ListwiseSoftmaxLoss", "MarginMSELoss",
                  "PointwiseBCELoss", "RankIBNLoss", "RankingLoss"],
-    "._modules": ["CrossEncoderTrainingModule", "PairBatch", "PairCollator", "SpladeBatch", "SpladeCollator",
+    "._modules": ["BiEncoderTrainingModule", "CrossEncoderTrainingModule", "DualEncoderTrainingModule",
+                  "EncoderBatch", "EncoderCollator", "PairBatch", "PairCollator", "SpladeBatch", "SpladeCollator",
                   "SpladeTrainingModule"],
     "._predict": ["predict_teacher_scores"],
     "._teacher": ["pairs_to_score", "read_teacher_scores", "write_teacher_scores"],

@@ -3,7 +3,7 @@
 Example (``pipelines/train/minilm-scifact.toml``)::
 
     [model]
-    family = "cross-encoder"            # cross-encoder | bert-cat | rankt5 | splade
+    family = "cross-encoder"            # cross-encoder | bert-cat | rankt5 | monot5 | splade | bi-encoder
     name = "all-MiniLM-L6-v2"           # what the family's from_pretrained takes
     options = { num_labels = 1 }        # from_pretrained's keywords: here a new one-logit head
     # or, instead of name: train_config = "other.toml" starts from the model that config trains (trained first
@@ -42,7 +42,15 @@ from transformers_ir._identity import file_hash, json_hash, weights_hash
 from transformers_ir._values import value_problem
 from transformers_ir.errors import ConfigError
 from transformers_ir.registry import CUTOFF_KEY, describe, fits, registry
-from transformers_ir.training._tables import LOSSES, RERANKER_FAMILIES, Distillation, Family, losses_for
+from transformers_ir.training._tables import (
+    DUAL_ENCODER_FAMILIES,
+    FAMILIES,
+    LOSSES,
+    RERANKER_FAMILIES,
+    Distillation,
+    Family,
+    losses_for,
+)
 
 #: The folder of the trained model inside a config's output folder, and the summary written when training ends.
 MODEL_DIR = "model"
@@ -95,9 +103,15 @@ class LossConfig:
     flops_query: float = 0.0  # lambda_q of SPLADE's FLOPS regulariser
     flops_doc: float = 0.0  # lambda_d
     flops_warmup_steps: int = 0  # quadratic warm-up of both lambdas over T steps
-    distill: Distillation | None = None  # SPLADE: add a distillation term from teacher scores
+    distill: Distillation | None = None  # dual encoders: add a distillation term from teacher scores
     distill_weight: float = 1.0
-    in_batch_negatives: bool = True  # SPLADE rank-IBN: other queries' documents as extra negatives
+    in_batch_negatives: bool = True  # rank-IBN: other queries' documents as extra negatives
+    # dual encoders: every loss sees q . d / temperature (default: the family's, bi-encoder 0.05, SPLADE 1)
+    temperature: float | None = None
+
+    def effective_temperature(self, family: str) -> float:
+        """``temperature``, or the family's default (:data:`~transformers_ir.training._tables.FAMILIES`)."""
+        return self.temperature if self.temperature is not None else FAMILIES[family].temperature
 
 
 @dataclass
@@ -158,6 +172,8 @@ class TrainingSpec:
         else:  # the parent's weights, not where its file lies
             values["model"]["train_config"] = self.parent().config_hash()
         values["data"]["teacher"] = self.teacher_identity
+        if self.loss.temperature is None:  # absent at its default: configs written before it keep their hashes
+            del values["loss"]["temperature"]
         return json_hash(values)[:12]
 
     def output_dir(self) -> Path:
@@ -269,6 +285,15 @@ def _check(spec: TrainingSpec, where: str) -> None:
     if loss.name not in allowed:
         raise ConfigError(f"{where}: [loss] name {loss.name!r} does not train the {m.family!r} family "
                           f"(valid: {', '.join(allowed)})")
+    if m.family not in DUAL_ENCODER_FAMILIES:
+        for key in ("distill", "temperature"):
+            if getattr(loss, key) is not None:
+                raise ConfigError(f"{where}: [loss] {key} trains a dual encoder ({', '.join(DUAL_ENCODER_FAMILIES)}), "
+                                  f"not a {m.family!r}: remove it (a re-ranker distils with name = \"margin-mse\" "
+                                  f"or \"kl\")")
+    if m.family != "splade" and (loss.flops_query or loss.flops_doc or loss.flops_warmup_steps):
+        raise ConfigError(f"{where}: [loss] flops_query, flops_doc and flops_warmup_steps regularise SPLADE, not a "
+                          f"{m.family!r}: remove them")
     needs_teacher = LOSSES[loss.name].teacher or loss.distill is not None
     if needs_teacher and not d.teacher:
         raise ConfigError(f"{where}: [loss] {loss.name!r}{' with distill' if loss.distill else ''} needs teacher "

@@ -15,11 +15,13 @@ from transformers_ir.training._config import TrainingSpec
 from transformers_ir.training._data import GroupDataset
 from transformers_ir.training._families import starting_point
 from transformers_ir.training._modules import (
+    BiEncoderTrainingModule,
     CrossEncoderTrainingModule,
+    EncoderCollator,
     PairCollator,
-    SpladeCollator,
     SpladeTrainingModule,
 )
+from transformers_ir.training._tables import DUAL_ENCODER_FAMILIES
 from transformers_ir.training._trainer import RankingTrainer, last_checkpoint
 
 _log = logging.getLogger(__name__)
@@ -96,13 +98,16 @@ def training_module(spec: TrainingSpec, family_obj):
     Returns:
         ``(module, collator)``.
     """
-    loss = spec.loss
-    if spec.model.family == "splade":
-        module = SpladeTrainingModule(family_obj, loss=loss.name, flops_query=loss.flops_query,
-                                      flops_doc=loss.flops_doc, flops_warmup_steps=loss.flops_warmup_steps,
-                                      distill=loss.distill, distill_weight=loss.distill_weight,
-                                      in_batch_negatives=loss.in_batch_negatives)
-        return module, SpladeCollator(family_obj)
+    loss, family = spec.loss, spec.model.family
+    dual = {"loss": loss.name, "distill": loss.distill, "distill_weight": loss.distill_weight,
+            "in_batch_negatives": loss.in_batch_negatives, "temperature": loss.effective_temperature(family)} \
+        if family in DUAL_ENCODER_FAMILIES else {}
+    if family == "splade":
+        module = SpladeTrainingModule(family_obj, flops_query=loss.flops_query, flops_doc=loss.flops_doc,
+                                      flops_warmup_steps=loss.flops_warmup_steps, **dual)
+        return module, EncoderCollator(family_obj)
+    if dual:
+        return BiEncoderTrainingModule(family_obj, **dual), EncoderCollator(family_obj)
     return CrossEncoderTrainingModule(family_obj, loss.name), PairCollator(family_obj)
 
 

@@ -1,9 +1,9 @@
 """What the trainer optimises: the inference objects' own modules, wrapped with a loss.
 
 A cross-encoder family object (``CrossEncoder``, ``BertCat``, ``RankT5Encoder``, ``MonoT5``) offers ``model``,
-``tokenize_pairs(queries, docs)`` and a differentiable ``score_features(features)``; a ``Splade`` offers
-``model``, ``query_model``, ``tokenize(texts, rep=...)`` and ``represent(features, rep)``. Training calls exactly
-these, so the scores trained are the scores served.
+``tokenize_pairs(queries, docs)`` and a differentiable ``score_features(features)``; a dual encoder (``Splade``,
+``BiEncoder``) offers ``model``, ``query_model``, ``tokenize(texts, rep=...)`` and ``represent(features, rep)``.
+Training calls exactly these, so the scores trained are the scores served.
 """
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ class PairBatch:
 
 
 @dataclass
-class SpladeBatch:
-    """``batch`` queries and ``batch * group`` documents (group ``b`` at rows ``b * group ...``).
+class EncoderBatch:
+    """A dual encoder's batch: ``batch`` queries and ``batch * group`` documents (group ``b`` at rows
+    ``b * group ...``).
 
     Attributes:
         queries, docs: the tokenizer's tensors.
@@ -60,9 +61,9 @@ class SpladeBatch:
     labels: torch.Tensor
     teacher: torch.Tensor | None = None
 
-    def to(self, device, **kwargs) -> SpladeBatch:
+    def to(self, device, **kwargs) -> EncoderBatch:
         """The batch with its tensors on ``device`` (what the Trainer calls before a step)."""
-        return SpladeBatch(**{f.name: _to(getattr(self, f.name), device) for f in dataclasses.fields(self)})
+        return EncoderBatch(**{f.name: _to(getattr(self, f.name), device) for f in dataclasses.fields(self)})
 
 
 def _labels_teacher(groups: list[Group]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -90,21 +91,25 @@ class PairCollator:
         return {"batch": PairBatch(dict(self.ranker.tokenize_pairs(queries, docs)), labels, teacher)}
 
 
-class SpladeCollator:
-    """Groups -> :class:`SpladeBatch` through ``Splade.tokenize``.
+class EncoderCollator:
+    """Groups -> :class:`EncoderBatch` through the dual encoder's own ``tokenize`` (``Splade``, ``BiEncoder``).
 
     Args:
-        splade: the model being trained.
+        encoder: the model being trained.
     """
 
-    def __init__(self, splade):
-        self.splade = splade
+    def __init__(self, encoder):
+        self.encoder = encoder
 
     def __call__(self, groups: list[Group]) -> dict:
-        queries = dict(self.splade.tokenize([g.query for g in groups], rep="query"))
-        docs = dict(self.splade.tokenize([d for g in groups for d in g.docs], rep="doc"))
+        queries = dict(self.encoder.tokenize([g.query for g in groups], rep="query"))
+        docs = dict(self.encoder.tokenize([d for g in groups for d in g.docs], rep="doc"))
         labels, teacher = _labels_teacher(groups)
-        return {"batch": SpladeBatch(queries, docs, labels, teacher)}
+        return {"batch": EncoderBatch(queries, docs, labels, teacher)}
+
+
+#: The names SPLADE's training had before bi-encoders shared it (kept so existing code keeps working).
+SpladeBatch, SpladeCollator = EncoderBatch, EncoderCollator
 
 
 class _Wrapper(nn.Module):
@@ -144,7 +149,61 @@ class CrossEncoderTrainingModule(_Wrapper):
         return loss
 
 
-class SpladeTrainingModule(_Wrapper):
+class DualEncoderTrainingModule(_Wrapper):
+    """A dual encoder's objective: in-batch plus hard-negative contrastive loss (rank-IBN, i.e. InfoNCE) on
+    ``q . d / temperature``, or pure distillation, plus an optional distillation term on each query's own group.
+
+    The temperature scales the scores every loss sees (the distillation terms included), so a cosine bi-encoder
+    (scores in [-1, 1]) meets a teacher's logit margins at ``1 / temperature`` times its own
+    (sentence-transformers' MultipleNegativesRankingLoss: scale 20, temperature 0.05).
+
+    Args:
+        encoder: the model (both sides trained in place).
+        loss: ``"rank-ibn"``, or a distillation loss alone.
+        distill: a distillation loss added to rank-IBN (None: none).
+        distill_weight: its weight.
+        in_batch_negatives: count the other groups' documents as negatives.
+        temperature: the scores' divisor.
+    """
+
+    def __init__(self, encoder, *, loss: str = "rank-ibn", distill: str | None = None, distill_weight: float = 1.0,
+                 in_batch_negatives: bool = True, temperature: float = 1.0):
+        super().__init__(encoder, {"model": encoder.model, "query_model": getattr(encoder, "query_model", None)})
+        self.loss_name = loss
+        self.rank_loss = RankIBNLoss(in_batch_negatives) if loss == "rank-ibn" else None
+        if LOSSES[loss].teacher:  # a distillation loss named as the loss: distillation alone
+            distill, distill_weight = loss, 1.0
+        self.distill = loss_class(distill)() if distill else None
+        self.distill_weight = distill_weight
+        self.temperature = temperature
+
+    def regularize(self, loss: torch.Tensor, q: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """The loss with a term of the representations added (none here; SPLADE adds FLOPS)."""
+        return loss
+
+    def forward(self, batch: EncoderBatch) -> torch.Tensor:
+        batch_size, group = batch.labels.shape
+        q = self.family.represent(batch.queries, "query")
+        d = self.family.represent(batch.docs, "doc")
+        all_scores = (q.float() @ d.float().T) / self.temperature  # [batch, batch * group]
+        own = all_scores.view(batch_size, batch_size, group)[torch.arange(batch_size), torch.arange(batch_size)]
+        loss = torch.zeros((), device=all_scores.device)
+        if self.rank_loss is not None:
+            loss = loss + self.rank_loss.compute_loss(all_scores, batch)
+        if self.distill is not None:
+            loss = loss + self.distill_weight * self.distill.compute_loss(own, batch)
+        with torch.no_grad():
+            self.metrics = {"score_pos": own[:, 0].mean().item(),
+                            "score_neg": own[:, 1:].mean().item() if group > 1 else 0.0}
+        return self.regularize(loss, q, d)
+
+
+class BiEncoderTrainingModule(DualEncoderTrainingModule):
+    """A bi-encoder's objective (:class:`DualEncoderTrainingModule`; its default temperature is
+    sentence-transformers' 0.05)."""
+
+
+class SpladeTrainingModule(DualEncoderTrainingModule):
     """Rank-IBN (or pure distillation) + FLOPS on queries and documents, with optional distillation.
 
     Args:
@@ -155,38 +214,24 @@ class SpladeTrainingModule(_Wrapper):
         distill: a distillation loss added to rank-IBN (None: none).
         distill_weight: its weight.
         in_batch_negatives: count the other groups' documents as negatives.
+        temperature: the scores' divisor (1: SPLADE's dot product as it is).
     """
 
     def __init__(self, splade, *, loss: str = "rank-ibn", flops_query: float = 0.0, flops_doc: float = 0.0,
                  flops_warmup_steps: int = 0, distill: str | None = None, distill_weight: float = 1.0,
-                 in_batch_negatives: bool = True):
-        super().__init__(splade, {"model": splade.model, "query_model": getattr(splade, "query_model", None)})
-        self.loss_name = loss
-        self.rank_loss = RankIBNLoss(in_batch_negatives) if loss == "rank-ibn" else None
-        if LOSSES[loss].teacher:  # a distillation loss named as the loss: distillation alone
-            distill, distill_weight = loss, 1.0
-        self.distill = loss_class(distill)() if distill else None
-        self.distill_weight = distill_weight
+                 in_batch_negatives: bool = True, temperature: float = 1.0):
+        super().__init__(splade, loss=loss, distill=distill, distill_weight=distill_weight,
+                         in_batch_negatives=in_batch_negatives, temperature=temperature)
         self.flops_query = FlopsRegularizer(flops_query, flops_warmup_steps)
         self.flops_doc = FlopsRegularizer(flops_doc, flops_warmup_steps)
 
-    def forward(self, batch: SpladeBatch) -> torch.Tensor:
-        batch_size, group = batch.labels.shape
-        q = self.family.represent(batch.queries, "query")
-        d = self.family.represent(batch.docs, "doc")
-        all_scores = q.float() @ d.float().T  # [batch, batch * group]
-        own = all_scores.view(batch_size, batch_size, group)[torch.arange(batch_size), torch.arange(batch_size)]
-        loss = torch.zeros((), device=all_scores.device)
-        if self.rank_loss is not None:
-            loss = loss + self.rank_loss.compute_loss(all_scores, batch)
-        if self.distill is not None:
-            loss = loss + self.distill_weight * self.distill.compute_loss(own, batch)
+    def regularize(self, loss: torch.Tensor, q: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """The loss plus FLOPS on both sides, with the warm-up's weights at this step."""
         flops_q, flops_d = FlopsRegularizer.flops(q), FlopsRegularizer.flops(d)
-        loss = loss + self.flops_query.lam(self.step) * flops_q + self.flops_doc.lam(self.step) * flops_d
         with torch.no_grad():
             self.metrics = {"nnz_query": (q > 0).sum(-1).float().mean().item(),
                             "nnz_doc": (d > 0).sum(-1).float().mean().item(),
                             "flops_query": flops_q.item(), "flops_doc": flops_d.item(),
                             "lambda_query": self.flops_query.lam(self.step),
                             "lambda_doc": self.flops_doc.lam(self.step)}
-        return loss
+        return loss + self.flops_query.lam(self.step) * flops_q + self.flops_doc.lam(self.step) * flops_d
