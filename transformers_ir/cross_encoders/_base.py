@@ -61,7 +61,9 @@ class Reranker(pt.Transformer):
         self.doc_max_length = doc_max_length
         # a longer input would fail deep inside the model (position embeddings): keep to what it was built for
         self.max_length = min(max_length, max_positions(model) or max_length)
-        self.precision = _device.resolve_precision(precision, self.device)
+        #: what runs and why (``precision='auto'`` is kept as asked, so a rebuilt stage chooses again)
+        self.precision_choice = _device.choose_precision(precision, self.device)
+        self.precision = "auto" if precision == "auto" else self.precision_choice.precision
         self.normalise = normalise
         self.verbose = verbose
         self._prepare()
@@ -156,13 +158,15 @@ class Reranker(pt.Transformer):
         return out
 
     def _inference_model(self) -> tuple[torch.nn.Module, str]:
-        """The module that scores and the autocast precision it runs under. bf16 on a CPU runs a bf16 copy of
-        :attr:`model` (rebuilt whenever its weights change): CPU autocast re-casts every activation around each
-        fp32 op, which costs as much as the bf16 matrix products save. int8 runs a copy with dynamically quantised
-        linear layers. Elsewhere :attr:`model` itself."""
-        if (self.precision == "bf16" and self.device.type == "cpu") or self.precision == "int8":
-            return self._low_precision[self.precision].get(self.model), "fp32"
-        return self.model, self.precision
+        """The module that scores and the autocast precision it runs under. bf16 runs a bf16 copy of
+        :attr:`model`, made once and rebuilt only when its weights change: autocast would re-cast the weights on
+        every call (and on a CPU every activation around each fp32 op, which costs as much as the bf16 matrix
+        products save). int8 runs a copy with dynamically quantised linear layers; fp16 (CUDA) autocast, which
+        keeps softmax and layer norms in fp32 (fp16's range is too narrow for a plain copy). fp32 :attr:`model`."""
+        precision = self.precision_choice.precision
+        if precision in ("bf16", "int8"):
+            return self._low_precision[precision].get(self.model), "fp32"
+        return self.model, precision
 
     def _score_chunk(self, model, ids, types, out: np.ndarray, bar) -> None:
         """Score one tokenized chunk into ``out``: longest pairs first (an out-of-memory error comes at once),
@@ -223,9 +227,11 @@ class Reranker(pt.Transformer):
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self._non_default().items())
+        # auto's choice and reason: the same stage runs in another precision on another machine
+        chose = f" [auto: {self.precision_choice}]" if self.precision == "auto" else ""
         if self.name is not None:
-            return f"{type(self).__name__}.from_pretrained({self.name!r}{args})"
-        return f"{type(self).__name__}({type(self.model).__name__}(...){args})"
+            return f"{type(self).__name__}.from_pretrained({self.name!r}{args}){chose}"
+        return f"{type(self).__name__}({type(self.model).__name__}(...){args}){chose}"
 
     def _key(self) -> tuple:
         settings = {k: str(v) if isinstance(v, torch.device) else v for k, v in self._settings().items()}
@@ -244,6 +250,7 @@ class Reranker(pt.Transformer):
         device and verbosity."""
         settings = {k: v for k, v in self._settings().items()
                     if k not in ("batch_size", "device", "verbose", "name")}  # the name is "model"
+        settings["precision"] = self.precision_choice.precision  # what ran: 'auto' is fp32 here, bf16 elsewhere
         return {"model": self.name, "architecture": self.ARCHITECTURE, "weights": weights_hash(self.model),
                 "tokenizer": tokenizer_hash(self.tokenizer), "dtype": str(next(self.model.parameters()).dtype),
                 **settings}

@@ -21,7 +21,7 @@ _CHUNK_BATCHES = 8  # a document stream is encoded this many batches at a time (
 
 def _call(splade: Splade, method: str, **kwargs) -> str:
     shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
-    return f"{splade!r}.{method}({shown})"
+    return f"{splade._call_repr()}.{method}({shown}){splade.precision_note()}"
 
 
 class SpladeEncoder(pt.Transformer):
@@ -98,6 +98,11 @@ class SpladeEncoder(pt.Transformer):
 
     def __hash__(self) -> int:
         return hash(self._config())
+
+    @property
+    def precision_choice(self):
+        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
+        return self.splade.precision_choice
 
     def __repr__(self) -> str:
         if self.rep == "query":
@@ -177,6 +182,11 @@ class SpladeScorer(pt.Transformer):
 
     def __hash__(self) -> int:
         return hash(self._config())
+
+    @property
+    def precision_choice(self):
+        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
+        return self.splade.precision_choice
 
     def __repr__(self) -> str:
         text_field = None if self.text_field == "text" else self.text_field
