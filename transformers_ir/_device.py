@@ -133,6 +133,16 @@ class PrecisionChoice:
         """The fields by name (for JSON: the manifest, the benchmarks' last line)."""
         return dataclasses.asdict(self)
 
+    @property
+    def setting(self) -> str:
+        """What a family stores as its ``precision`` (the constructor argument ``pt.inspect`` reads back):
+        ``'auto'`` when asked, so a rebuilt stage chooses again on its own machine; else what runs."""
+        return "auto" if self.asked == "auto" else self.precision
+
+    def note(self) -> str:
+        """What ``'auto'`` chose and why, to follow a ``repr`` (``' [auto: bf16 (...)]'``); empty otherwise."""
+        return f" [auto: {self}]" if self.asked == "auto" else ""
+
 
 def _auto(device: torch.device, hardware: str) -> tuple[str, str]:
     """What ``'auto'`` runs on ``hardware``, and why."""

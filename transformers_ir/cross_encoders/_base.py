@@ -63,7 +63,7 @@ class Reranker(pt.Transformer):
         self.max_length = min(max_length, max_positions(model) or max_length)
         #: what runs and why (``precision='auto'`` is kept as asked, so a rebuilt stage chooses again)
         self.precision_choice = _device.choose_precision(precision, self.device)
-        self.precision = "auto" if precision == "auto" else self.precision_choice.precision
+        self.precision = self.precision_choice.setting
         self.normalise = normalise
         self.verbose = verbose
         self._prepare()
@@ -227,8 +227,7 @@ class Reranker(pt.Transformer):
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self._non_default().items())
-        # auto's choice and reason: the same stage runs in another precision on another machine
-        chose = f" [auto: {self.precision_choice}]" if self.precision == "auto" else ""
+        chose = self.precision_choice.note()  # auto runs another precision on another machine: say which, why
         if self.name is not None:
             return f"{type(self).__name__}.from_pretrained({self.name!r}{args}){chose}"
         return f"{type(self).__name__}({type(self.model).__name__}(...){args}){chose}"

@@ -152,7 +152,7 @@ class Splade:
         self.name = name
         #: what encoding runs in and why (``'auto'`` is kept as asked, so a rebuilt model chooses again)
         self.precision_choice = _device.choose_precision(precision, self.device)
-        self.precision = "auto" if precision == "auto" else self.precision_choice.precision
+        self.precision = self.precision_choice.setting
         self._low_precision = {rep: _device.LowPrecisionCopy(self.precision_choice.precision)
                                for rep in ("query", "doc")} if self.precision_choice.precision in ("bf16", "int8") \
             else None
@@ -399,4 +399,4 @@ class Splade:
     def precision_note(self) -> str:
         """What ``precision='auto'`` chose here and why (``' [auto: bf16 (...)]'``), shown after the ``repr`` of
         the model and its stages; empty for any other precision."""
-        return f" [auto: {self.precision_choice}]" if self.precision == "auto" else ""
+        return self.precision_choice.note()
