@@ -6,7 +6,9 @@ peer. Timings alternate between the systems slice by slice (a few queries at a t
 each dtype is timed between them, so a busy shared CPU slows every system alike.
 
 Modes: fp32 (exact), bf16 (CPUs with AVX512-BF16/AMX; left out elsewhere), int8 (linear layers dynamically
-quantised). The fast mode reported in the JSON is the fastest of those this CPU runs natively.
+quantised). The fast mode reported in the JSON is the fastest of those this CPU runs natively. The detected
+hardware class and what ``precision='auto'`` chooses on it, and why, are printed first and kept in the JSON
+(``hardware``, ``auto_precision``, ``auto_reason``): auto runs one of the modes measured here.
 
 Prints, per mode: pairs/s, ratio to the peer, max abs score difference, mean top-10 overlap with the peer's
 ranking, model FLOP/s as a fraction of matmul FLOP/s in the same dtype. A second workload (short passages of
@@ -153,6 +155,9 @@ def main(argv=None) -> dict:
             print(f"precision {mode!r} is not native on this CPU: left out")
             continue
         ours[mode] = system
+    auto = CrossEncoder(fp32.model, fp32.tokenizer, max_length=args.max_length, device="cpu", precision="auto")
+    choice = auto.precision_choice
+    print(f"hardware {choice.hardware}: precision='auto' runs {choice.precision} ({choice.reason})")
     peer = PeerCrossEncoder(path, num_labels=1, max_length=args.max_length, activation_fn=torch.nn.Identity(),
                             device="cpu")
     peer[0].model.load_state_dict(fp32.model.state_dict())
@@ -203,7 +208,8 @@ def main(argv=None) -> dict:
                "fp32_flops_fraction": round(results["fp32"]["fraction"], 3),
                "fast_mode": fast, "fast_ratio": round(results[fast]["ratio"], 3),
                "fast_top10_overlap": round(results[fast]["overlap"], 3),
-               "fast_max_abs_diff": float(f"{results[fast]['diff']:.3g}")}
+               "fast_max_abs_diff": float(f"{results[fast]['diff']:.3g}"),
+               "hardware": choice.hardware, "auto_precision": choice.precision, "auto_reason": choice.reason}
     print(json.dumps(summary))
     return summary
 

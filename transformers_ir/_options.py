@@ -9,8 +9,8 @@ from __future__ import annotations
 import typing
 from typing import Literal
 
-#: Numeric precision of a model at inference (see :mod:`transformers_ir._device`).
-Precision = Literal["fp32", "bf16", "fp16", "int8"]
+#: Numeric precision of a model at inference (see :mod:`transformers_ir._device`; ``auto``: by the hardware).
+Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
 
 #: What a re-ranker's scores become: probabilities, or each query's scores mapped to [0, 1].

@@ -62,7 +62,8 @@ def check_encoder_input(inp: pd.DataFrame, rep: str, text_field: str) -> None:
 
 
 def stage_repr(family, method: str, **kwargs) -> str:
-    """``repr`` of a stage a family's method built, as the call: ``Family(...).method(arg=value)`` (None left out).
+    """``repr`` of a stage a family's method built, as the call: ``Family(...).method(arg=value)`` (None left out),
+    followed by what ``precision='auto'`` chose when the family says (its ``precision_note()``).
 
     Args:
         family: the family object (its own ``repr`` reads like its construction).
@@ -73,7 +74,9 @@ def stage_repr(family, method: str, **kwargs) -> str:
         The text.
     """
     shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
-    return f"{family!r}.{method}({shown})"
+    call = family._call_repr() if hasattr(family, "_call_repr") else repr(family)
+    note = family.precision_note() if hasattr(family, "precision_note") else ""  # what precision='auto' chose
+    return f"{call}.{method}({shown}){note}"
 
 
 def texts_for_model(texts) -> list[str]:

@@ -62,7 +62,9 @@ class Reranker(pt.Transformer):
         self.doc_max_length = doc_max_length
         # a longer input would fail deep inside the model (position embeddings): keep to what it was built for
         self.max_length = min(max_length, max_positions(model) or max_length)
-        self.precision = _device.resolve_precision(precision, self.device)
+        #: what runs and why (``precision='auto'`` is kept as asked, so a rebuilt stage chooses again)
+        self.precision_choice = _device.choose_precision(precision, self.device)
+        self.precision = self.precision_choice.setting
         self.normalise = normalise
         self.verbose = verbose
         self._prepare()
@@ -157,11 +159,10 @@ class Reranker(pt.Transformer):
         return out
 
     def _inference_model(self) -> tuple[torch.nn.Module, str]:
-        """The module that scores and the autocast precision it runs under. bf16 on a CPU runs a bf16 copy of
-        :attr:`model` (rebuilt whenever its weights change): CPU autocast re-casts every activation around each
-        fp32 op, which costs as much as the bf16 matrix products save. int8 runs a copy with dynamically quantised
-        linear layers. Elsewhere :attr:`model` itself."""
-        return _device.inference_module(self.model, self.precision, self.device, self._low_precision)
+        """The module that scores and the autocast precision it runs under
+        (:func:`transformers_ir._device.inference_module`: a bf16 or int8 copy made once, fp16 autocast, fp32
+        :attr:`model` itself)."""
+        return _device.inference_module(self.model, self.precision_choice.precision, self.device, self._low_precision)
 
     def _score_chunk(self, model, ids, types, out: np.ndarray, bar) -> None:
         """Score one tokenized chunk into ``out``: longest pairs first (an out-of-memory error comes at once),
@@ -222,9 +223,10 @@ class Reranker(pt.Transformer):
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self._non_default().items())
+        chose = self.precision_choice.note()  # auto runs another precision on another machine: say which, why
         if self.name is not None:
-            return f"{type(self).__name__}.from_pretrained({self.name!r}{args})"
-        return f"{type(self).__name__}({type(self.model).__name__}(...){args})"
+            return f"{type(self).__name__}.from_pretrained({self.name!r}{args}){chose}"
+        return f"{type(self).__name__}({type(self.model).__name__}(...){args}){chose}"
 
     def _key(self) -> tuple:
         settings = {k: str(v) if isinstance(v, torch.device) else v for k, v in self._settings().items()}
@@ -243,6 +245,7 @@ class Reranker(pt.Transformer):
         device and verbosity."""
         settings = {k: v for k, v in self._settings().items()
                     if k not in ("batch_size", "device", "verbose", "name")}  # the name is "model"
+        settings["precision"] = self.precision_choice.precision  # what ran: 'auto' is fp32 here, bf16 elsewhere
         return {"model": self.name, "architecture": self.ARCHITECTURE, "weights": weights_hash(self.model),
                 "tokenizer": tokenizer_hash(self.tokenizer), "dtype": str(next(self.model.parameters()).dtype),
                 **settings}

@@ -30,8 +30,10 @@ class CrossEncoder(Reranker):
         query_max_length: the query's tokens kept (the query is never cut to make room for the document).
         doc_max_length: the document's tokens kept at most (None: whatever ``max_length`` leaves).
         max_length: tokens per pair, special tokens included.
-        precision: ``'fp32'`` (exact; CPU default); ``'bf16'`` (fast; GPU default: autocast on a GPU, a bf16
-            copy of the weights on a CPU with AVX512-BF16/AMX); ``'fp16'`` (GPU autocast). Scores are fp32.
+        precision: ``'fp32'`` (exact; CPU default); ``'bf16'`` (fast; GPU default: a bf16 copy of the weights
+            made once, on a GPU or a CPU with AVX512-BF16/AMX); ``'fp16'`` (GPU autocast); ``'int8'`` (CPU);
+            ``'auto'``: bf16 on a GPU or an AMX CPU, fp32 elsewhere, the choice and its reason in
+            :attr:`precision_choice` and the ``repr``. Scores are fp32.
         normalise: None, ``'sigmoid'`` (probabilities) or ``'minmax'`` (0 to 1 within each query).
         device: where the model runs (None: CUDA when available, else CPU).
         verbose: show progress.

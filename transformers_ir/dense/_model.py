@@ -80,8 +80,10 @@ class BiEncoder:
         query_max_length, doc_max_length: tokens kept per query / document (the prefix included; longer texts are
             truncated), capped at the model's positions.
         batch_size: texts per forward pass.
-        precision: ``'fp32'`` (exact, CPU default), ``'bf16'``, ``'fp16'`` (CUDA) or ``'int8'`` (CPU); see
-            :mod:`transformers_ir._device`. Vectors are float32 whatever the precision.
+        precision: ``'fp32'`` (exact, CPU default), ``'bf16'``, ``'fp16'`` (CUDA), ``'int8'`` (CPU) or
+            ``'auto'`` (bf16 on a GPU or an AMX CPU, fp32 elsewhere; the choice and its reason in
+            :attr:`precision_choice` and the ``repr``); see :mod:`transformers_ir._device`. Vectors are float32
+            whatever the precision.
         device: where the models run (default: CUDA when available).
         verbose: progress bars.
         name: the name the model was loaded by (for ``repr`` and equality).
@@ -121,7 +123,9 @@ class BiEncoder:
         self.doc_max_length = min(doc_max_length, limit or doc_max_length)
         self.batch_size = batch_size
         self.device = _device.infer_device(device)
-        self.precision = _device.resolve_precision(precision, self.device)
+        #: what encoding runs in and why (``'auto'`` is kept as asked, so a rebuilt model chooses again)
+        self.precision_choice = _device.choose_precision(precision, self.device)
+        self.precision = self.precision_choice.setting
         self.verbose = verbose
         self.name = name
         self.model.to(self.device)
@@ -290,7 +294,8 @@ class BiEncoder:
         bar = pt.tqdm(total=len(texts), desc=f"{self!r} {rep} encoding", unit=rep) if verbose else None
         out = None
         with _device.eval_mode(side):
-            module, precision = _device.inference_module(side, self.precision, self.device, self._low_precision[rep])
+            module, precision = _device.inference_module(side, self.precision_choice.precision, self.device,
+                                                         self._low_precision[rep])
             with torch.inference_mode(), _device.autocast(self.device, precision):
                 for rows in batches:
                     vectors = self.represent(self.tokenize([texts[i] for i in rows], rep), rep, model=module)
@@ -387,7 +392,7 @@ class BiEncoder:
 
     def cache_key(self, rep: Rep | None = None) -> dict:
         """What decides this model's vectors for ``rep`` (both sides when None): for the runner's caches."""
-        key = {"model": self.name, "settings": self.settings(), "precision": self.precision,
+        key = {"model": self.name, "settings": self.settings(), "precision": self.precision_choice.precision,
                "tokenizer": tokenizer_hash(self.tokenizer)}
         if rep in (None, "doc"):
             key["weights"] = weights_hash(self.model)
@@ -409,6 +414,15 @@ class BiEncoder:
         return hash(self._key())
 
     def __repr__(self) -> str:
+        return self._call_repr() + self.precision_note()
+
+    def precision_note(self) -> str:
+        """What ``precision='auto'`` chose here and why, shown after the ``repr`` of the model and its stages;
+        empty for any other precision."""
+        return self.precision_choice.note()
+
+    def _call_repr(self) -> str:
+        """The constructor-like part of the ``repr`` (without :meth:`precision_note`)."""
         shown = [repr(self.name) if self.name is not None else type(self.model).__name__]
         limit = min(filter(None, (max_positions(m) for m in (self.model, self.query_model))), default=None)
         defaults = {**_DEFAULTS, **{k: min(_DEFAULTS[k], limit or _DEFAULTS[k])

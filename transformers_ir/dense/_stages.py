@@ -102,6 +102,11 @@ class DenseEncoder(pt.Transformer):
     def __hash__(self) -> int:
         return hash(self._config())
 
+    @property
+    def precision_choice(self):
+        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
+        return self.model.precision_choice
+
     def __repr__(self) -> str:
         if self.rep == "query":
             return stage_repr(self.model, "query_encoder", batch_size=self.batch_size)
@@ -202,7 +207,12 @@ class DenseScorer(pt.Transformer):
     def __hash__(self) -> int:
         return hash(self._config())
 
+    @property
+    def precision_choice(self):
+        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
+        return self.model.precision_choice
+
     def __repr__(self) -> str:
         text_field = None if self.text_field == "text" else self.text_field
         return stage_repr(self.model, "scorer", text_field=text_field, text_loader=self.text_loader,
-                     doc_index=self.doc_index, batch_size=self.batch_size)
+                          doc_index=self.doc_index, batch_size=self.batch_size)

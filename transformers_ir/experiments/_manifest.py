@@ -24,7 +24,7 @@ PACKAGES = ("python-terrier", "pyterrier-pisa", "ir_datasets", "ir_measures", "t
             "transformers", "tokenizers", "safetensors", "numpy", "pandas", "scipy")
 #: Attributes of a transformer worth recording when it has them.
 SETTINGS = ("batch_size", "max_length", "query_max_length", "doc_max_length", "dtype", "device", "pooling",
-            "text_field", "num_results", "verbose")
+            "text_field", "num_results", "verbose", "precision")
 
 
 def _versions() -> dict[str, str | None]:
@@ -52,6 +52,9 @@ def _settings(transformer) -> dict:
             value = getattr(part, name, None)
             if value is not None and not callable(value):
                 found.setdefault(name, value if isinstance(value, (bool, int, float)) else str(value))
+        choice = getattr(part, "precision_choice", None)  # what ran and why ('auto' differs machine to machine)
+        if choice is not None:
+            found.setdefault("precision_choice", choice.as_dict())
     return found
 
 
@@ -87,7 +90,8 @@ def manifest(result: ExperimentResult) -> dict:
         "systems": systems,
         "versions": _versions(),
         "seeds": _seeds(),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": _device()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": _device(),
+                    "hardware": _hardware()},
     }
 
 
@@ -96,3 +100,13 @@ def _device() -> str:
     if torch is not None and torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     return "cpu"
+
+
+def _hardware() -> str | None:
+    """The hardware class ``precision='auto'`` decides by (:func:`transformers_ir._device.hardware_class`), when
+    the run loaded torch."""
+    if "torch" not in sys.modules:
+        return None
+    from transformers_ir import _device as device
+
+    return device.hardware_class(device.infer_device())

@@ -16,6 +16,7 @@ from transformers_ir import _checkpoint, _device
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._batching import inverse, longest_first
 from transformers_ir._identity import weights_hash
+from transformers_ir._options import Precision
 from transformers_ir._validate import max_positions, texts_for_model
 from transformers_ir.indexes import csr_to_toks
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
@@ -100,6 +101,11 @@ class Splade:
         batch_size: texts per forward pass.
         verbose: progress bars.
         device: where the models run (default: CUDA when available).
+        precision: of encoding (:meth:`encode` and the stages; :meth:`represent`, for training, is always the
+            model's own): ``'fp32'`` (exact; the CPU default), ``'bf16'`` (a bf16 copy of the weights made once;
+            the GPU default), ``'fp16'`` (GPU autocast), ``'int8'`` (CPU, dynamically quantised linear layers), or
+            ``'auto'``: bf16 on a GPU or an AMX CPU, fp32 elsewhere (:func:`transformers_ir._device.choose_precision`;
+            the choice and its reason in :attr:`precision_choice` and the ``repr``). Weights come out fp32.
         name: the name the model was loaded by (for ``repr`` and equality).
     """
 
@@ -109,7 +115,7 @@ class Splade:
     def __init__(self, model: nn.Module, *, tokenizer, query_model: nn.Module | None = None, pooling: Pooling = "max",
                  query_max_length: int = 64, doc_max_length: int = 256, query_top_k: int | None = None,
                  doc_top_k: int | None = None, threshold: float = 0.0, batch_size: int = 32, verbose: bool = False,
-                 device: str | torch.device | None = None, name: str | None = None):
+                 device: str | torch.device | None = None, name: str | None = None, precision: Precision | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.query_model = model if query_model is None else query_model
@@ -134,6 +140,12 @@ class Splade:
         self.verbose = verbose
         self.device = _device.infer_device(device)
         self.name = name
+        #: what encoding runs in and why (``'auto'`` is kept as asked, so a rebuilt model chooses again)
+        self.precision_choice = _device.choose_precision(precision, self.device)
+        self.precision = self.precision_choice.setting
+        self._low_precision = {rep: _device.LowPrecisionCopy(self.precision_choice.precision)
+                               for rep in ("query", "doc")} if self.precision_choice.precision in ("bf16", "int8") \
+            else None
         self.model.to(self.device)
         self.query_model.to(self.device)
         self.vocab = vocabulary(tokenizer)
@@ -146,7 +158,7 @@ class Splade:
                         query_max_length: int | None = None, doc_max_length: int | None = None,
                         query_top_k: int | None = None, doc_top_k: int | None = None, threshold: float | None = None,
                         batch_size: int = 32, verbose: bool = False, device: str | torch.device | None = None,
-                        trust_remote_code: bool = False) -> Splade:
+                        precision: Precision | None = None, trust_remote_code: bool = False) -> Splade:
         """Load a masked-LM checkpoint (a Hugging Face name, a local folder, or an alias of
         :mod:`transformers_ir.models` such as ``'splade-tiny'``) as SPLADE.
 
@@ -180,7 +192,7 @@ class Splade:
         if query is not None:
             query.eval()
         return cls(model, tokenizer=tokenizer, query_model=query, batch_size=batch_size, verbose=verbose,
-                   device=device, name=name_or_path, **settings)
+                   device=device, name=name_or_path, precision=precision, **settings)
 
     def save_pretrained(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Hugging Face folder (safetensors) + the settings file (:attr:`config_keys`); a separate query side goes
@@ -244,28 +256,41 @@ class Splade:
         ``log1p(relu(logits))``, masked by the attention mask, pooled over tokens; texts without a content token
         (empty, or only special tokens) get all-zero rows.
         """
-        model = self.query_model if _check_rep(rep) == "query" else self.model
+        return self._represent(self.query_model if _check_rep(rep) == "query" else self.model, features)
+
+    def _represent(self, model: nn.Module, features) -> torch.Tensor:
         if isinstance(model, TokenWeights):  # special tokens carry no query term
             weights = model(features["input_ids"], self._content(features))
         else:
             logits = model(**features).logits
             weights = splade_pool(logits, features["attention_mask"], self.pooling)
-        return weights * self._has_content(features)
+        return weights.float() * self._has_content(features)
 
-    def _infer(self, features, rep: Rep) -> torch.Tensor:
-        """:meth:`represent` without gradients, through the fused pooling when the model allows it."""
+    def _inference_model(self, rep: Rep) -> nn.Module:
+        """The module that encodes ``rep``: a bf16 or int8 copy of it, made once and rebuilt only when its
+        weights change (as the re-rankers', :class:`transformers_ir._device.LowPrecisionCopy`); the model itself
+        in fp32, fp16 (under autocast) and for a :class:`TokenWeights` table (a lookup, nothing to speed up)."""
         model = self.query_model if rep == "query" else self.model
+        if self._low_precision is None or isinstance(model, TokenWeights):
+            return model
+        return self._low_precision[rep].get(model)
+
+    def _infer(self, features, rep: Rep, model: nn.Module | None = None) -> torch.Tensor:
+        """:meth:`represent` without gradients, by ``model`` (default: the rep's own; :meth:`encode` gives its
+        low-precision copy), through the fused pooling when the model allows it."""
+        if model is None:
+            model = self.query_model if rep == "query" else self.model
         site = None if isinstance(model, TokenWeights) else _projection_site(model)
         if site is None:
-            return self.represent(features, rep)
+            return self._represent(model, features)
         projection = getattr(*site)
         with _without_projection(model, *site):
             hidden = model(**features).logits
         if hidden.shape[-1] != projection.in_features:  # a head that does more after the projection
-            return self.represent(features, rep)
+            return self._represent(model, features)
         pool = fused_max_pool if self.pooling == "max" else fused_sum_pool
         weights = pool(hidden, features["attention_mask"], projection.weight, projection.bias)
-        return weights * self._has_content(features)
+        return weights.float() * self._has_content(features)
 
     def encode(self, texts: Sequence[str], rep: Rep = "doc", *, batch_size: int | None = None,
                verbose: bool | None = None, pruned: bool = True) -> sp.csr_matrix:
@@ -282,14 +307,16 @@ class Splade:
         threshold = self.threshold if pruned else 0.0
         order = longest_first([len(t) for t in texts])
         parts = []
-        model = self.query_model if rep == "query" else self.model
         batches = range(0, len(texts), batch_size)
         if verbose:
             batches = pt.tqdm(batches, desc=f"SPLADE {rep} encoding", unit="batch")
-        with _device.eval_mode(model), torch.inference_mode():
+        own = self.query_model if rep == "query" else self.model
+        with _device.eval_mode(own), torch.inference_mode(), \
+                _device.autocast(self.device, self.precision_choice.precision):
+            model = self._inference_model(rep)
             for start in batches:
                 batch = [texts[i] for i in order[start:start + batch_size]]
-                weights = self._infer(self.tokenize(batch, rep), rep)
+                weights = self._infer(self.tokenize(batch, rep), rep, model)
                 parts.append(to_csr(prune(weights, top_k=top_k, threshold=threshold)))
         if not parts:
             return sp.csr_matrix((0, len(self.vocab)), dtype=np.float32)
@@ -323,6 +350,8 @@ class Splade:
     def cache_key(self, rep: Rep | None = None) -> dict:
         """What decides this model's weights for ``rep`` (both sides when None): for the runner's caches."""
         key = {"model": self.name, "settings": self.settings()}
+        if self.precision_choice.precision != "fp32":  # fp32 keys stay as they were before precisions existed
+            key["precision"] = self.precision_choice.precision
         if rep in (None, "doc"):
             key["weights"] = weights_hash(self.model)
         if rep in (None, "query"):
@@ -334,7 +363,7 @@ class Splade:
             return id(m) if self.name is None else None
 
         return (self.name, ident(self.model), self.asymmetric and ident(self.query_model),
-                type(self.query_model).__name__, *self.settings().values())
+                type(self.query_model).__name__, self.precision, *self.settings().values())
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and self._key() == other._key()
@@ -342,9 +371,20 @@ class Splade:
     def __hash__(self) -> int:
         return hash(self._key())
 
-    def __repr__(self) -> str:
+    def _call_repr(self) -> str:
+        """The constructor-like part of the ``repr`` (without :meth:`precision_note`)."""
         shown = [repr(self.name) if self.name is not None else type(self.model).__name__]
         shown += [f"{k}={v!r}" for k, v in self.settings().items() if v != _DEFAULTS[k]]
         if self.asymmetric:
             shown.append(f"query_model={type(self.query_model).__name__}")
+        if self.precision != _device.default_precision(self.device):
+            shown.append(f"precision={self.precision!r}")
         return f"Splade({', '.join(shown)})"
+
+    def __repr__(self) -> str:
+        return self._call_repr() + self.precision_note()
+
+    def precision_note(self) -> str:
+        """What ``precision='auto'`` chose here and why (``' [auto: bf16 (...)]'``), shown after the ``repr`` of
+        the model and its stages; empty for any other precision."""
+        return self.precision_choice.note()

@@ -78,6 +78,11 @@ class SpladeEncoder(pt.Transformer):
     def __hash__(self) -> int:
         return hash(self._config())
 
+    @property
+    def precision_choice(self):
+        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
+        return self.splade.precision_choice
+
     def __repr__(self) -> str:
         if self.rep == "query":
             return stage_repr(self.splade, "query_encoder", batch_size=self.batch_size)
@@ -156,6 +161,11 @@ class SpladeScorer(pt.Transformer):
 
     def __hash__(self) -> int:
         return hash(self._config())
+
+    @property
+    def precision_choice(self):
+        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
+        return self.splade.precision_choice
 
     def __repr__(self) -> str:
         text_field = None if self.text_field == "text" else self.text_field
