@@ -29,3 +29,8 @@ def tiny_distilbert_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_t5_path(tmp_path_factory):
     return tiny_models.t5(tmp_path_factory.mktemp("tiny-t5"))
+
+
+@pytest.fixture(scope="session")
+def tiny_deberta_path(tmp_path_factory):
+    return tiny_models.deberta_v2_classifier(tmp_path_factory.mktemp("tiny-deberta"))
