@@ -49,6 +49,7 @@ RULES: dict[str, tuple[Callable, str]] = {
     **{name: _int_at_least(0) for name in ("seed", "dataloader_workers", "flops_warmup_steps")},
     **{name: _POSITIVE for name in ("scale", "k")},
     "b": _FRACTION,
+    "teacher_scale": _POSITIVE,
     "warmup_ratio": _number(lambda v: 0 <= v < 1, "a number >= 0 and < 1"),
     "max_steps": _int_at_least(-1),
 }
