@@ -126,6 +126,7 @@ def test_a_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, tiny
     assert resumed.state.global_step == 4 and not list(folder.glob(".tmp-*"))
 
 
+@pytest.mark.slow  # two processes each importing torch and transformers: > 30 s, and over 300 s on a busy CPU
 def test_torchrun_two_processes_with_gloo(tmp_path, tiny_classifier_path):
     script = tmp_path / "ddp.py"
     script.write_text(textwrap.dedent(f"""\
@@ -146,7 +147,7 @@ def test_torchrun_two_processes_with_gloo(tmp_path, tiny_classifier_path):
            "PYTHONPATH": os.pathsep.join(str(Path(__file__).parents[i]) for i in (2, 1))}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--standalone", str(script), str(tmp_path / "ddp")],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "WORLD 2 2 gloo True 0" in done.stdout  # 8 groups over 2 processes x batch 2 = 2 steps, on the CPU
     assert last_checkpoint(tmp_path / "ddp" / "checkpoints").name == "checkpoint-2"
