@@ -17,6 +17,11 @@ def tiny_mlm_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_deberta_path(tmp_path_factory):
+    return tiny_models.deberta_v2_classifier(tmp_path_factory.mktemp("tiny-deberta"))
+
+
+@pytest.fixture(scope="session")
 def tiny_classifier_path(tmp_path_factory):
     return tiny_models.bert_classifier(tmp_path_factory.mktemp("tiny-classifier"))
 
@@ -29,8 +34,3 @@ def tiny_distilbert_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_t5_path(tmp_path_factory):
     return tiny_models.t5(tmp_path_factory.mktemp("tiny-t5"))
-
-
-@pytest.fixture(scope="session")
-def tiny_deberta_path(tmp_path_factory):
-    return tiny_models.deberta_v2_classifier(tmp_path_factory.mktemp("tiny-deberta"))
