@@ -14,7 +14,12 @@ Prints, per mode: pairs/s, ratio to the peer, max abs score difference, mean top
 ranking, model FLOP/s as a fraction of matmul FLOP/s in the same dtype. A second workload (short passages of
 varied length: title + first sentence) shows what length sorting saves in padding. The last line is JSON.
 
+``--layers K`` adds a K-layer student (the first K layers of the same model, head copied: ``from_pretrained(...,
+num_hidden_layers=K)``), timed in the same rotation as the rest, and reports its pairs/s beside the full fp32
+model's (``layers_speedup`` in the JSON); its differences from the peer are the dropped layers', not an error.
+
     HF_HUB_OFFLINE=1 .venv/bin/python bench/rerank.py --queries 30 --k 100
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/rerank.py --queries 10 --k 50 --layers 3
 """
 from __future__ import annotations
 
@@ -136,6 +141,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--slice-queries", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layers", type=int, default=None, help="also time a student of the first K layers")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from sentence_transformers import CrossEncoder as PeerCrossEncoder
@@ -158,6 +164,14 @@ def main(argv=None) -> dict:
     auto = CrossEncoder(fp32.model, fp32.tokenizer, max_length=args.max_length, device="cpu", precision="auto")
     choice = auto.precision_choice
     print(f"hardware {choice.hardware}: precision='auto' runs {choice.precision} ({choice.reason})")
+    student_key = None
+    if args.layers is not None:
+        student = CrossEncoder.from_pretrained(path, num_labels=1, num_hidden_layers=args.layers,
+                                               max_length=args.max_length, batch_size=args.batch_size, device="cpu",
+                                               precision="fp32")
+        student.model.classifier.load_state_dict(fp32.model.classifier.state_dict())
+        student_key = f"fp32-L{args.layers}"
+        ours[student_key] = student
     peer = PeerCrossEncoder(path, num_labels=1, max_length=args.max_length, activation_fn=torch.nn.Identity(),
                             device="cpu")
     peer[0].model.load_state_dict(fp32.model.state_dict())
@@ -179,6 +193,7 @@ def main(argv=None) -> dict:
         q, d = frame["query"].tolist(), frame["text"].tolist()
         widths, rows, real = our_batches(fp32, q, d)
         flops = bert_flops(fp32.model.config, widths, rows)
+        model_flops = {mode: bert_flops(system.model.config, widths, rows) for mode, system in ours.items()}
         padded = sum(w * r for w, r in zip(widths, rows))
         unsorted = sum(max(map(len, fp32._encode(q[b:b + args.batch_size], d[b:b + args.batch_size])[0]))
                        * len(q[b:b + args.batch_size]) for b in range(0, len(q), args.batch_size))
@@ -196,13 +211,21 @@ def main(argv=None) -> dict:
                     f"top-10 overlap {overlap:.3f}")
             if not short:
                 dtype = torch.bfloat16 if mode == "bf16" else torch.float32  # int8: against fp32 matmul
+                flops = model_flops[mode]
                 fraction = flops / seconds[mode] / mm_flops[dtype]
                 line += (f", {flops / n / 1e9:.2f} GFLOP/pair, {flops / seconds[mode] / 1e9:.0f} GFLOP/s = "
                          f"{fraction:.2f} of {mode} matmul ({mm_flops[dtype] / 1e9:.0f} GFLOP/s)")
                 results[mode] = {"ratio": rate / peer_rate, "diff": diff, "overlap": overlap,
                                  "fraction": fraction}
             print(line)
-    fast = max((m for m in results if m != "fp32"), key=lambda m: results[m]["ratio"])
+        if student_key is not None:
+            speedup = seconds["fp32"] / seconds[student_key]
+            print(f"  student {student_key} ({args.layers} of {fp32.model.config.num_hidden_layers} layers): "
+                  f"{n / seconds[student_key]:.1f} pairs/s against the full fp32 model's {n / seconds['fp32']:.1f}: "
+                  f"{speedup:.2f}x")
+            if not short:
+                results[student_key]["speedup"] = speedup
+    fast = max((m for m in results if m not in ("fp32", student_key)), key=lambda m: results[m]["ratio"])
     summary = {"fp32_ratio": round(results["fp32"]["ratio"], 3),
                "fp32_max_abs_diff": float(f"{results['fp32']['diff']:.3g}"),
                "fp32_flops_fraction": round(results["fp32"]["fraction"], 3),
@@ -210,6 +233,9 @@ def main(argv=None) -> dict:
                "fast_top10_overlap": round(results[fast]["overlap"], 3),
                "fast_max_abs_diff": float(f"{results[fast]['diff']:.3g}"),
                "hardware": choice.hardware, "auto_precision": choice.precision, "auto_reason": choice.reason}
+    if student_key is not None:
+        summary["layers"] = args.layers
+        summary["layers_speedup"] = round(results[student_key]["speedup"], 3)
     print(json.dumps(summary))
     return summary
 

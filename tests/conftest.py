@@ -17,6 +17,11 @@ def tiny_mlm_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_deberta_path(tmp_path_factory):
+    return tiny_models.deberta_v2_classifier(tmp_path_factory.mktemp("tiny-deberta"))
+
+
+@pytest.fixture(scope="session")
 def tiny_classifier_path(tmp_path_factory):
     return tiny_models.bert_classifier(tmp_path_factory.mktemp("tiny-classifier"))
 

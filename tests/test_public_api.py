@@ -24,6 +24,7 @@ def test_the_top_level_names_resolve():
 
 @pytest.mark.parametrize("error, builtin", [
     (errors.UsageError, ValueError), (errors.PipelineFileError, ValueError), (errors.ConfigError, ValueError),
+    (errors.BadTeacherScores, ValueError),
     (errors.DatasetUnavailable, LookupError), (errors.RankingError, ValueError),
     (errors.CorruptIndex, RuntimeError), (errors.CacheMismatch, RuntimeError), (errors.CacheWriteError, OSError),
     (errors.UnsafeArchive, ValueError), (errors.UnsafeWeights, ValueError), (errors.UnsafeDocstore, ValueError),

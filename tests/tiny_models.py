@@ -67,6 +67,47 @@ def unigram_tokenizer(path: Path):
     return tok
 
 
+def sentencepiece_tokenizer(path: Path):
+    """A DeBERTa-v3-style SentencePiece-unigram tokenizer (``[CLS] q [SEP] d [SEP]``, ``[PAD]`` 0, ``[UNK]``,
+    ``[MASK]``) whose pieces are ``▁word`` for every word of :data:`WORDS` plus single characters, saved as a
+    fast ``DebertaV2Tokenizer`` folder."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers.processors import TemplateProcessing
+    from transformers import DebertaV2TokenizerFast
+
+    chars = sorted(set("".join(WORDS)) | set("0123456789.,?!-'"))
+    specials = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+    pieces = [(t, 0.0) for t in specials] + [("\u2581" + w, -1.0) for w in dict.fromkeys(WORDS)]
+    pieces += [("\u2581", -3.0)] + [(c, -5.0) for c in chars] + [("\u2581" + c, -4.0) for c in chars]
+    raw = Tokenizer(models.Unigram(pieces, unk_id=3))
+    raw.normalizer = normalizers.Lowercase()
+    raw.pre_tokenizer = pre_tokenizers.Metaspace()
+    raw.decoder = decoders.Metaspace()
+    raw.post_processor = TemplateProcessing(single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+                                            special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    tok = DebertaV2TokenizerFast(tokenizer_object=raw, bos_token="[CLS]", eos_token="[SEP]", cls_token="[CLS]",
+                                 sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]", mask_token="[MASK]")
+    tok.save_pretrained(path)
+    return tok
+
+
+def deberta_v2_classifier(path: Path, num_labels: int = 1, seed: int = 0) -> Path:
+    """DebertaV2ForSequenceClassification in the DeBERTa-v3 layout (relative attention, shared position keys,
+    ``c2p|p2c``, no token types) with a SentencePiece tokenizer: the seed's DeBERTa-v3 re-ranker recipe, tiny."""
+    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
+
+    path = Path(path)
+    tok = sentencepiece_tokenizer(path)
+    torch.manual_seed(seed)
+    config = DebertaV2Config(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64, max_position_embeddings=128, relative_attention=True,
+                             position_buckets=16, max_relative_positions=-1, norm_rel_ebd="layer_norm",
+                             share_att_key=True, pos_att_type=["p2c", "c2p"], position_biased_input=False,
+                             type_vocab_size=0, pad_token_id=tok.pad_token_id, num_labels=num_labels)
+    DebertaV2ForSequenceClassification(config).eval().save_pretrained(path)
+    return path
+
+
 def _bert_config(vocab_size: int, **kwargs):
     from transformers import BertConfig
 
@@ -153,5 +194,5 @@ def t5(path: Path, seed: int = 0) -> Path:
     return path
 
 
-__all__ = ["WORDS", "bert_classifier", "bert_encoder", "bert_mlm", "corpus", "distilbert", "sentence_transformer",
-           "t5", "unigram_tokenizer", "wordpiece_tokenizer"]
+__all__ = ["WORDS", "bert_classifier", "bert_encoder", "bert_mlm", "corpus", "deberta_v2_classifier", "distilbert",
+           "sentence_transformer", "sentencepiece_tokenizer", "t5", "unigram_tokenizer", "wordpiece_tokenizer"]

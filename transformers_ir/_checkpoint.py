@@ -314,3 +314,97 @@ def refuse_missing_weights(info: dict, name: str, *, base_prefix: str = "", new_
                "bare encoder (then train it)")
         raise IncompleteCheckpoint(f"checkpoint {name!r} lacks {len(missing)} weights of the {what} ({shown}): they "
                                    f"would be random, and scores would change from one load to the next: {fix}")
+
+
+#: Where an encoder keeps its stack of layers, under the base model (``model.base_model``): BERT, MiniLM, RoBERTa,
+#: ELECTRA and DeBERTa(-v2/v3) at ``encoder.layer``, DistilBERT at ``transformer.layer``.
+LAYER_STACKS = ("encoder.layer", "transformer.layer")
+
+
+def _layer_stack(model):
+    """``(holder, stack)``: the ``nn.ModuleList`` of ``model``'s encoder layers (see :data:`LAYER_STACKS`) and the
+    module holding it as ``.layer``; None when neither place has one."""
+    import torch
+
+    base = getattr(model, "base_model", model)
+    for dotted in LAYER_STACKS:
+        holder = getattr(base, dotted.split(".")[0], None)
+        stack = getattr(holder, "layer", None)
+        if isinstance(stack, torch.nn.ModuleList):
+            return holder, stack
+    return None
+
+
+def chosen_layers(total: int, *, num_hidden_layers: int | None = None, layers=None, name: str = "model") -> list[int]:
+    """The encoder layers a student keeps: the first ``num_hidden_layers``, or the listed ``layers``.
+
+    Args:
+        total: the checkpoint's layer count.
+        num_hidden_layers: keep the first k (1 <= k <= total).
+        layers: keep these (0-based, increasing, each once, each < total).
+        name: the checkpoint's name, for the messages.
+
+    Returns:
+        The kept layers' indices, in order.
+
+    Raises:
+        ValueError: both or a bad count or list (the message names both numbers, or the bad entries).
+    """
+    if num_hidden_layers is not None and layers is not None:
+        raise ValueError("give num_hidden_layers=k (the first k layers) or layers=[...] (those layers), not both")
+    if num_hidden_layers is not None:
+        if isinstance(num_hidden_layers, bool) or not isinstance(num_hidden_layers, int) or num_hidden_layers < 1:
+            raise ValueError(f"num_hidden_layers must be a positive whole number, got {num_hidden_layers!r}")
+        if num_hidden_layers > total:
+            raise ValueError(f"num_hidden_layers={num_hidden_layers} is more than the {total} layers of {name!r}: "
+                             f"give at most {total}")
+        return list(range(num_hidden_layers))
+    if layers is None:
+        return list(range(total))
+    layers = list(layers)
+    if not layers or any(isinstance(i, bool) or not isinstance(i, int) for i in layers):
+        raise ValueError(f"layers must be a non-empty list of layer numbers (0-based), got {layers!r}")
+    outside = [i for i in layers if not 0 <= i < total]
+    if outside:
+        raise ValueError(f"layers {outside} are not layers of {name!r}, which has {total} (numbered 0 to "
+                         f"{total - 1})")
+    if layers != sorted(set(layers)):
+        raise ValueError(f"layers must be increasing and name each layer once, got {layers}: a student keeps the "
+                         f"teacher's layers in their order")
+    return layers
+
+
+def keep_layers(model, *, num_hidden_layers: int | None = None, layers=None, name: str = "model"):
+    """Cut a Hugging Face encoder (BERT, MiniLM, DistilBERT, RoBERTa, DeBERTa-v2/v3, ...) down to some of its
+    layers, in place: the kept layers keep their weights (a student that starts from what its teacher knows), the
+    embeddings and head are untouched, and the config's ``num_hidden_layers`` is updated, so that
+    ``save_pretrained`` writes a folder that reloads as the smaller model.
+
+    Args:
+        model: the loaded model (``AutoModelFor...``).
+        num_hidden_layers: keep the first k layers.
+        layers: or keep these layers (0-based, increasing).
+        name: the checkpoint's name, for the messages.
+
+    Returns:
+        ``model``, with ``len(kept)`` layers.
+
+    Raises:
+        ValueError: an architecture whose layers are not found, or a bad count or list (:func:`chosen_layers`).
+    """
+    import torch
+
+    found = _layer_stack(model)
+    if found is None:
+        raise ValueError(f"cannot keep some layers of {name!r} ({type(model).__name__}): its layers are not at "
+                         f"{' or '.join(LAYER_STACKS)}; load it whole")
+    holder, stack = found
+    kept = chosen_layers(len(stack), num_hidden_layers=num_hidden_layers, layers=layers, name=name)
+    new = torch.nn.ModuleList([stack[i] for i in kept])
+    for index, layer in enumerate(new):  # attention modules that number themselves (caches) follow the new order
+        for module in layer.modules():
+            if isinstance(getattr(module, "layer_idx", None), int):
+                module.layer_idx = index
+    holder.layer = new
+    model.config.num_hidden_layers = len(kept)  # DistilBERT maps it to n_layers
+    return model

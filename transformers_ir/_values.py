@@ -42,13 +42,14 @@ RULES: dict[str, tuple[Callable, str]] = {
     **{name: _POSITIVE_INT for name in (
         "batch_size", "max_length", "query_max_length", "doc_max_length", "query_top_k", "doc_top_k",
         "shard_docs", "invert_batch", "num_labels", "group_size", "max_queries", "save_steps",
-        "logging_steps", "gradient_accumulation", "save_total_limit", "threads")},
+        "logging_steps", "gradient_accumulation", "save_total_limit", "threads", "num_hidden_layers")},
     **{name: _NON_NEGATIVE for name in (
         "threshold", "k1", "weight_decay", "flops_query", "flops_doc", "distill_weight", "epochs", "learning_rate",
         "head_learning_rate")},
     **{name: _int_at_least(0) for name in ("seed", "dataloader_workers", "flops_warmup_steps")},
     **{name: _POSITIVE for name in ("scale", "k", "temperature")},
     "b": _FRACTION,
+    "teacher_scale": _POSITIVE,
     "warmup_ratio": _number(lambda v: 0 <= v < 1, "a number >= 0 and < 1"),
     "max_steps": _int_at_least(-1),
 }

@@ -10,6 +10,7 @@ its ``exit_code``, 2) and also the built-in exception it is a kind of, so code t
 | :class:`OutputExists` | ``ValueError`` | an output path holding what transformers-ir did not write (exit 2) |
 | :class:`PipelineFileError` | ``ValueError`` | a problem in a pipeline file, with its line |
 | :class:`ConfigError` | ``ValueError`` | a problem in a training config, with its key |
+| :class:`BadTeacherScores` | ``ValueError`` | teacher scores that miss training pairs, are NaN/infinite or constant |
 | :class:`DatasetUnavailable` | ``LookupError`` | a dataset neither offline nor downloadable, or an unknown id |
 | :class:`RankingError` | ``ValueError`` | NaN/infinite scores, a (qid, docno) pair ranked twice |
 | :class:`DocnoNotInCorpus` | ``LookupError`` | results naming documents the corpus does not hold |
@@ -59,6 +60,11 @@ class PipelineFileError(UsageError):
 
 class ConfigError(UsageError):
     """A problem in a training config; the message names the file, the key and the fix (exit 2)."""
+
+
+class BadTeacherScores(UsageError):
+    """Teacher scores a student cannot learn from, refused before training: pairs the training groups can draw
+    that have no score, NaN or infinite scores, or scores constant within every group (exit 2)."""
 
 
 class OutputExists(UsageError):

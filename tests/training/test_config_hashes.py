@@ -14,7 +14,10 @@ PINNED = {
     "minilm-scifact-r3": "457e66f91d12",
     "minilm-scifact-top30": "1f0bdffc0c47",
     "minilm-scifact": "dc3febe53299",
+    "minilm-l3-scifact": "90b38bef7a12",
+    "minilm-l3-scifact-distil": "3c052a04f306",
     "splade-tiny-scifact": "a0cb914d4887",
+    "splade-tiny-scifact-distil": "8350fa64676d",
 }
 
 

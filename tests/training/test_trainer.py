@@ -126,6 +126,7 @@ def test_a_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, tiny
     assert resumed.state.global_step == 4 and not list(folder.glob(".tmp-*"))
 
 
+@pytest.mark.slow  # two processes each importing torch and transformers: > 30 s, and over 300 s on a busy CPU
 def test_torchrun_two_processes_with_gloo(tmp_path, tiny_classifier_path):
     script = tmp_path / "ddp.py"
     script.write_text(textwrap.dedent(f"""\
@@ -139,15 +140,27 @@ def test_torchrun_two_processes_with_gloo(tmp_path, tiny_classifier_path):
         model = CrossEncoder.from_pretrained({str(tiny_classifier_path)!r}, max_length=64, query_max_length=16)
         t = fit(_spec(out, {str(tiny_classifier_path)!r}), model, _dataset(group_size=3, epochs=2),
                 __import__('pathlib').Path(out), resume=False, verbose=False)
-        print('WORLD', t.args.world_size, t.state.global_step)
+        print('WORLD', t.args.world_size, t.state.global_step, t.args.ddp_backend, t.args.use_cpu, t.args.n_gpu)
         """))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    # the checkout under test first (not an editable install of another checkout), then tests/ for tiny_models
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(str(Path(__file__).parents[i]) for i in (2, 1))}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--standalone", str(script), str(tmp_path / "ddp")],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "WORLD 2 2" in done.stdout  # 8 groups over 2 processes x batch 2 = 2 steps
+    assert "WORLD 2 2 gloo True 0" in done.stdout  # 8 groups over 2 processes x batch 2 = 2 steps, on the CPU
     assert last_checkpoint(tmp_path / "ddp" / "checkpoints").name == "checkpoint-2"
+
+
+def test_torchrun_on_cpu_asks_the_trainer_for_gloo_and_the_cpu(monkeypatch):
+    from transformers_ir.training._fit import _distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert _distributed() == {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    expected = {} if torch.cuda.is_available() else {"ddp_backend": "gloo", "use_cpu": True}
+    assert _distributed() == expected
 
 
 def test_head_learning_rate_finds_the_new_head_in_any_checkpoint_format(tmp_path, tiny_mlm_path):

@@ -67,11 +67,13 @@ class BertCat(Reranker):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, backbone: str | None = None,
+                        num_hidden_layers: int | None = None, layers: list[int] | None = None,
                         trust_remote_code: bool = False, **kwargs) -> BertCat:
         """Load a BERT_Cat checkpoint: the published layout (``config.json`` whose ``bert_model`` names the
         backbone, weights ``bert_model.*`` and ``_classification_layer.*``) or one saved by
         :meth:`save_pretrained`. The backbone's config (and tokenizer, when the checkpoint has none) come from
-        ``backbone``, default the config's ``bert_model``. Other keywords are the constructor's."""
+        ``backbone``, default the config's ``bert_model``. ``num_hidden_layers`` / ``layers`` keep some of the
+        encoder's layers (as :meth:`CrossEncoder.from_pretrained`). Other keywords are the constructor's."""
         from transformers import AutoConfig, AutoModel
 
         path = _checkpoint.checkpoint_dir(name_or_path)
@@ -84,4 +86,8 @@ class BertCat(Reranker):
                                                    dtype=torch.float32))
         _checkpoint.load_weights(model, path)
         tokenizer = _checkpoint.load_tokenizer(path, backbone, trust_remote_code=trust_remote_code)
-        return cls._build(str(name_or_path), model, tokenizer, _checkpoint.read_settings(path), kwargs)
+        name = str(name_or_path)
+        if num_hidden_layers is not None or layers is not None:
+            _checkpoint.keep_layers(model.bert_model, num_hidden_layers=num_hidden_layers, layers=layers, name=name)
+            name = None
+        return cls._build(name, model, tokenizer, _checkpoint.read_settings(path), kwargs)

@@ -56,10 +56,14 @@ class CrossEncoder(Reranker):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, num_labels: int | None = None,
+                        num_hidden_layers: int | None = None, layers: list[int] | None = None,
                         trust_remote_code: bool = False, **kwargs) -> CrossEncoder:
         """Load a checkpoint (hub name in the local cache, offline alias such as ``'all-MiniLM-L6-v2'``, or a
         folder). ``num_labels`` puts a new, randomly initialised head on a bare encoder (seed torch first);
         without it, a checkpoint lacking any weight (its classifier included) is refused, naming the keys.
+        ``num_hidden_layers=k`` keeps the first k encoder layers, ``layers=[0, 2, 4]`` those layers (a student
+        built from its teacher's body: :func:`transformers_ir._checkpoint.keep_layers`); the re-ranker then has
+        no name (it is not the checkpoint), and ``save_pretrained`` writes the smaller model.
         Other keywords are the constructor's (``batch_size``, ``precision``, ``max_length``, ...)."""
         from transformers import AutoModelForSequenceClassification
 
@@ -73,4 +77,8 @@ class CrossEncoder(Reranker):
                                            new_head=num_labels is not None, what="sequence classifier")
         tokenizer = _checkpoint.load_tokenizer(path, None, trust_remote_code=trust_remote_code)
         _checkpoint.check_tokenizer_fits(tokenizer, getattr(model.config, "vocab_size", None), str(name_or_path))
-        return cls._build(str(name_or_path), model, tokenizer, _checkpoint.read_settings(path), kwargs)
+        name = str(name_or_path)
+        if num_hidden_layers is not None or layers is not None:
+            _checkpoint.keep_layers(model, num_hidden_layers=num_hidden_layers, layers=layers, name=name)
+            name = None
+        return cls._build(name, model, tokenizer, _checkpoint.read_settings(path), kwargs)

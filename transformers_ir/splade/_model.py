@@ -158,7 +158,8 @@ class Splade:
                         query_max_length: int | None = None, doc_max_length: int | None = None,
                         query_top_k: int | None = None, doc_top_k: int | None = None, threshold: float | None = None,
                         batch_size: int = 32, verbose: bool = False, device: str | torch.device | None = None,
-                        precision: Precision | None = None, trust_remote_code: bool = False) -> Splade:
+                        precision: Precision | None = None, num_hidden_layers: int | None = None,
+                        layers: list[int] | None = None, trust_remote_code: bool = False) -> Splade:
         """Load a masked-LM checkpoint (a Hugging Face name, a local folder, or an alias of
         :mod:`transformers_ir.models` such as ``'splade-tiny'``) as SPLADE.
 
@@ -167,6 +168,10 @@ class Splade:
         else the defaults (max pooling, 64 / 256 tokens). ``query_model`` names a separate query side: a masked-LM,
         a folder saved by :class:`TokenWeights`, or ``'inference-free'`` (uniform token weights); a saved model
         with a ``query/`` sub-folder gets it back.
+
+        ``num_hidden_layers=k`` keeps the first k encoder layers of the masked-LM(s), ``layers=[0, 2, 4]`` those
+        layers (a smaller student from a bigger model's body: :func:`transformers_ir._checkpoint.keep_layers`); the
+        model then has no name (it is not the checkpoint), and ``save_pretrained`` writes the smaller model.
         """
         path = _checkpoint.checkpoint_dir(name_or_path)
         settings = dict(_DEFAULTS)
@@ -188,11 +193,17 @@ class Splade:
                 query = TokenWeights.from_pretrained(query_path)
             else:
                 query = _load_mlm(str(query_path), query_model, trust_remote_code)
+        name = name_or_path
+        if num_hidden_layers is not None or layers is not None:
+            for mlm in (model, query) if isinstance(query, nn.Module) and not isinstance(query, TokenWeights) \
+                    else (model,):
+                _checkpoint.keep_layers(mlm, num_hidden_layers=num_hidden_layers, layers=layers, name=str(name))
+            name = None
         model.eval()
         if query is not None:
             query.eval()
         return cls(model, tokenizer=tokenizer, query_model=query, batch_size=batch_size, verbose=verbose,
-                   device=device, name=name_or_path, precision=precision, **settings)
+                   device=device, name=name, precision=precision, **settings)
 
     def save_pretrained(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Hugging Face folder (safetensors) + the settings file (:attr:`config_keys`); a separate query side goes

@@ -100,6 +100,9 @@ class TeacherConfig:
 @dataclass
 class LossConfig:
     name: str = "grouped-softmax"
+    # multiplies the teacher's scores before any distillation loss (Margin-MSE: its margins' scale; KL: 1 / the
+    # teacher's temperature); None: 1, and absent from the config hash so configs without it keep their hashes
+    teacher_scale: float | None = None
     flops_query: float = 0.0  # lambda_q of SPLADE's FLOPS regulariser
     flops_doc: float = 0.0  # lambda_d
     flops_warmup_steps: int = 0  # quadratic warm-up of both lambdas over T steps
@@ -167,6 +170,8 @@ class TrainingSpec:
         values = self.to_dict()
         for key in ("output", "logging_steps", "save_steps", "save_total_limit", "dataloader_workers"):
             values["train"].pop(key)
+        if self.loss.teacher_scale is None:  # absent at its default: configs written before it keep their hashes
+            del values["loss"]["teacher_scale"]
         if self.model.train_config is None:  # absent from the hash: configs without it keep their cached models
             del values["model"]["train_config"]
         else:  # the parent's weights, not where its file lies
@@ -299,6 +304,9 @@ def _check(spec: TrainingSpec, where: str) -> None:
         raise ConfigError(f"{where}: [loss] {loss.name!r}{' with distill' if loss.distill else ''} needs teacher "
                           f'scores: set [data] teacher = "scores.run" (write it with `transformers-ir predict`) '
                           f'or teacher = {{ train_config = "teacher.toml" }}')
+    if loss.teacher_scale is not None and not needs_teacher:
+        raise ConfigError(f"{where}: [loss] teacher_scale scales teacher scores, but {loss.name!r} learns from none: "
+                          f'remove it, or distil (name = "margin-mse" or "kl", or a dual encoder\'s distill = ...)')
     if spec.teacher is not None:
         if (spec.teacher.train_config is None) == (spec.teacher.model is None):
             raise ConfigError(f'{where}: [data] teacher needs exactly one of: either train_config = "teacher.toml" '

@@ -27,7 +27,7 @@ from transformers_ir.training._data import (
 )
 from transformers_ir.training._families import load_reranker
 from transformers_ir.training._teacher import (
-    check_teacher_covers,
+    check_teacher_scores,
     provenance_path,
     read_teacher_scores,
     score_with_teacher,
@@ -199,8 +199,10 @@ def build_dataset(spec: TrainingSpec, *, verbose: bool = False,
                                              verbose=verbose)
         teacher, teacher_meta = read_teacher_scores(teacher_file)
     if teacher is not None:
-        check_teacher_covers(teacher, [(g.qid, x) for g in groups for x in [g.positive, *g.candidates]], teacher_file)
+        check_teacher_scores(teacher, [(g.qid, x) for g in groups for x in [g.positive, *g.candidates]], teacher_file)
     report.extra["teacher"] = teacher_meta
+    if teacher is not None and spec.loss.teacher_scale is not None:  # the losses see the scaled scores
+        teacher = {pair: score * spec.loss.teacher_scale for pair, score in teacher.items()}
     dataset_ = GroupDataset(groups, texts, group_size=group_size, epochs=spec.train.epochs, seed=d.seed,
                             teacher=teacher)
     report.log()

@@ -56,11 +56,13 @@ def _precision(choice: str) -> dict:
     return {resolved: True, **({"use_cpu": True} if device.type == "cpu" else {})}
 
 
-def _ddp_backend() -> str | None:
-    """gloo for ``torchrun`` on CPU; the Trainer's default (NCCL) on GPU; nothing for a single process."""
+def _distributed() -> dict:
+    """The Trainer's arguments for ``torchrun`` on CPU: the gloo backend (NCCL needs GPUs) and ``use_cpu=True``,
+    so every process puts its replica on the CPU and counts no GPU; on GPU the Trainer's defaults (NCCL); nothing
+    for a single process."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
-        return "gloo"
-    return None
+        return {"ddp_backend": "gloo", "use_cpu": True}
+    return {}
 
 
 def training_arguments(spec: TrainingSpec, output: Path, *, verbose: bool = True) -> transformers.TrainingArguments:
@@ -83,8 +85,7 @@ def training_arguments(spec: TrainingSpec, output: Path, *, verbose: bool = True
         save_steps=t.save_steps, save_total_limit=t.save_total_limit, logging_steps=t.logging_steps,
         logging_first_step=True, report_to=[], disable_tqdm=not verbose, remove_unused_columns=False,
         dataloader_num_workers=t.dataloader_workers, dataloader_pin_memory=torch.cuda.is_available(),
-        ddp_backend=_ddp_backend(),
-        ddp_find_unused_parameters=False, **_precision(t.precision),
+        ddp_find_unused_parameters=False, **_precision(t.precision), **_distributed(),
     )
 
 

@@ -5,6 +5,7 @@ name, checkpoint hash, max lengths, counts). Training reads them back for Margin
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ from transformers_ir._identity import weights_hash
 from transformers_ir._jsonfile import read_json
 from transformers_ir._ranking import rank_results, top_k
 from transformers_ir.data import text_loader
-from transformers_ir.errors import UsageError
+from transformers_ir.errors import BadTeacherScores, UsageError
 
 
 def pairs_to_score(run: pd.DataFrame, topics: pd.DataFrame, qrels: pd.DataFrame | None = None, *,
@@ -108,12 +109,40 @@ def read_teacher_scores(path: str | Path) -> tuple[dict[tuple[str, str], float],
     return scores, meta
 
 
-def check_teacher_covers(teacher: dict[tuple[str, str], float], pairs: list[tuple[str, str]], path) -> None:
-    """Every training pair needs a teacher score; the error says how many are missing and how to fix it."""
-    missing = [p for p in dict.fromkeys(pairs) if p not in teacher]
+def check_teacher_scores(teacher: dict[tuple[str, str], float], pairs: list[tuple[str, str]], path) -> None:
+    """Refuse, before training, teacher scores a student cannot learn from: training pairs without a score,
+    NaN or infinite scores, or scores constant within every query's pairs (every margin 0: nothing to learn).
+
+    Args:
+        teacher: ``{(qid, docno): score}``.
+        pairs: every (qid, docno) the training groups can draw (each positive and every candidate negative).
+        path: the teacher-score file, for the messages.
+
+    Raises:
+        BadTeacherScores: naming how many pairs are at fault, an example, and the fix.
+    """
+    pairs = list(dict.fromkeys(pairs))
+    missing = [p for p in pairs if p not in teacher]
     if missing:
-        raise UsageError(
+        raise BadTeacherScores(
             f"teacher-score file {path} does not match the training pairs: {len(missing)} of "
-            f"{len(set(pairs))} (query, document) pairs have no score (e.g. {missing[:3]}); re-run "
+            f"{len(pairs)} (query, document) pairs have no score (e.g. {missing[:3]}); re-run "
             f"`transformers-ir predict` on the same topics, first stage and depth as the training config"
+        )
+    bad = [(p, teacher[p]) for p in pairs if not math.isfinite(teacher[p])]
+    if bad:
+        raise BadTeacherScores(
+            f"teacher-score file {path} has {len(bad)} NaN or infinite scores among the {len(pairs)} training "
+            f"pairs (e.g. {bad[:3]}): the teacher overflowed or the file is damaged; score the pairs again "
+            f"(`transformers-ir predict`, fp32 precision)"
+        )
+    by_query: dict[str, set[float]] = {}
+    for qid, docno in pairs:
+        by_query.setdefault(qid, set()).add(teacher[(qid, docno)])
+    if pairs and all(len(scores) == 1 for scores in by_query.values()):
+        raise BadTeacherScores(
+            f"teacher-score file {path} gives every document of each query the same score ({len(by_query)} "
+            f"queries, e.g. {next(iter(by_query))!r}: {next(iter(next(iter(by_query.values()))))}): every "
+            f"teacher margin is 0 and a student has nothing to learn; the teacher is untrained or broken, score "
+            f"the pairs with a trained re-ranker"
         )
