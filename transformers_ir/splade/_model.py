@@ -15,6 +15,7 @@ from torch import nn
 from transformers_ir import _checkpoint, _device
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._identity import weights_hash
+from transformers_ir._quiet import SCREEN
 from transformers_ir._validate import max_positions, texts_for_model
 from transformers_ir.indexes import csr_to_toks
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
@@ -295,7 +296,7 @@ class Splade:
         model = self.query_model if rep == "query" else self.model
         batches = range(0, len(texts), batch_size)
         if verbose:
-            batches = pt.tqdm(batches, desc=f"SPLADE {rep} encoding", unit="batch")
+            batches = pt.tqdm(batches, desc=f"SPLADE {rep} encoding", unit="batch", file=SCREEN)
         with _eval(model), torch.inference_mode():
             for start in batches:
                 batch = [texts[i] for i in order[start:start + batch_size]]

@@ -9,6 +9,7 @@ import pandas as pd
 import pyterrier as pt
 import scipy.sparse as sp
 
+from transformers_ir._quiet import SCREEN
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import input_error, refuse_missing_queries
 from transformers_ir.indexes import toks_matrix
@@ -68,7 +69,7 @@ class SpladeEncoder(pt.Transformer):
         """Streams documents (dicts) with ``toks`` added, a few batches at a time: feeds an indexer."""
         chunk_size = (self.batch_size or self.splade.batch_size) * _CHUNK_BATCHES
         verbose = self.splade.verbose if self.verbose is None else self.verbose
-        docs = pt.tqdm(inp, desc=f"SPLADE {self.rep} encoding", unit=self.rep) if verbose else inp
+        docs = pt.tqdm(inp, desc=f"SPLADE {self.rep} encoding", unit=self.rep, file=SCREEN) if verbose else inp
         chunk: list[dict] = []
         for doc in docs:
             if self.text_field not in doc:
