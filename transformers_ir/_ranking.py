@@ -109,3 +109,20 @@ def check_cutoff(k, name: str = "cutoff") -> int:
         raise ValueError(f"{name} must be a positive whole number (results kept per query), got {k!r}")
     return int(k)
 
+
+
+def write_run(results: pd.DataFrame, file, *, tag: str) -> None:
+    """Write a TREC run (``qid Q0 docno rank score tag``) the one way the library writes runs: ranked by
+    :func:`rank_results` (score, then docno), ranks from 0 as PyTerrier numbers them, scores at full precision,
+    through ``pt.io.write_results``. Run files from ``run --out`` and teacher files from ``predict`` both come
+    from here, so they agree on ranks and ties.
+
+    Args:
+        results: ``qid, docno, score`` (other columns are ignored).
+        file: a path, or an open text file (e.g. one from ``atomic_file``).
+        tag: the run tag (the sixth column); white space in it would add columns, so it is replaced by ``_``.
+    """
+    import pyterrier as pt
+
+    ranked = rank_results(results[["qid", "docno", "score"]])
+    pt.io.write_results(ranked, file, format="trec", run_name="_".join(str(tag).split()) or "run")

@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 
+from transformers_ir._quiet import VERBOSE_ENV
 from transformers_ir.cli import _components, _prepare, _run, _train
 from transformers_ir.errors import TransformersIRError
 
@@ -21,7 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(prog="transformers-ir", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a pipeline file and print its table")
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("--verbose", action="store_true",
+                         help="show what PISA and Terrier print (captured and shown only on failure otherwise)")
+    run = sub.add_parser("run", parents=[verbose],
+                         help="run a pipeline file and print its table")
     run.add_argument("pipeline", help="a pipeline .toml file (see pipelines/)")
     run.add_argument("--out", help="folder for the table, per-query results, run files and plots (a new or empty "
                                    "folder; an existing file or a folder transformers-ir did not write is refused)")
@@ -33,19 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="compute every stage (no on-disk caches read or written); time the systems themselves")
     run.add_argument("--cache-dir", help="folder of the stage caches (default: $TRANSFORMERS_IR_HOME/caches)")
     run.set_defaults(fn=_run.run_command)
-    prep = sub.add_parser("prepare", help="fill ir_datasets' cache from the data folder, fetch Terrier's jars")
+    prep = sub.add_parser("prepare", parents=[verbose],
+                          help="fill ir_datasets' cache from the data folder, fetch Terrier's jars")
     prep.add_argument("--no-java", action="store_true", help="skip Terrier (the PISA/neural path needs no Java)")
     prep.set_defaults(fn=_prepare.prepare_command)
     comps = sub.add_parser("components", help="list the components a pipeline file may use")
     comps.set_defaults(fn=_components.components_command)
-    train = sub.add_parser("train", help="train the model a training config describes (cached by its hash)")
+    train = sub.add_parser("train", parents=[verbose],
+                           help="train the model a training config describes (cached by its hash)")
     train.add_argument("config", help="a training .toml file (see pipelines/train/)")
     train.add_argument("--force", action="store_true", help="train even when the checkpoint exists (resuming)")
     train.add_argument("--restart", action="store_true", help="ignore intermediate checkpoints; start over")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(fn=_train.train_command)
-    pred = sub.add_parser("predict", help="teacher scores: re-rank a run's pairs (and the judged positives) and "
-                                          "write a TREC run with a provenance JSON beside it")
+    pred = sub.add_parser("predict", parents=[verbose],
+                          help="teacher scores: re-rank a run's pairs (and the judged positives) and "
+                               "write a TREC run with a provenance JSON beside it")
     pred.add_argument("--model", help="a re-ranker checkpoint folder or alias")
     pred.add_argument("--family", default="cross-encoder", help="its family (cross-encoder, bert-cat, rankt5, monot5)")
     pred.add_argument("--train-config", help="instead of --model: the model this training config trains")
@@ -103,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = build_parser().parse_args(argv)
+    if getattr(args, "verbose", False):
+        os.environ[VERBOSE_ENV] = "1"  # the engines' own output as it comes (threads and subprocesses too)
     show = os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
     hook, threading.excepthook = threading.excepthook, (threading.excepthook if show else _quiet_thread_errors)
     try:

@@ -19,6 +19,7 @@ from transformers_ir._atomic import atomic_dir
 from transformers_ir._batching import longest_first
 from transformers_ir._identity import tokenizer_hash, weights_hash
 from transformers_ir._options import NORMALISE, Normalise, Precision
+from transformers_ir._quiet import SCREEN
 from transformers_ir._ranking import check_finite, minmax, rank_results
 from transformers_ir._validate import input_error, max_positions, texts_for_model
 from transformers_ir.cross_encoders._layout import PairLayout, collate, encode_pairs
@@ -143,7 +144,7 @@ class Reranker(pt.Transformer):
     def _score_distinct(self, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:
         out = np.empty(len(queries), dtype=np.float32)
         chunk = self.batch_size * CHUNK_BATCHES
-        bar = pt.tqdm(total=len(queries), desc=repr(self), unit="pair") if self.verbose else None
+        bar = pt.tqdm(total=len(queries), desc=repr(self), unit="pair", file=SCREEN) if self.verbose else None
         was_training = self.model.training
         self.model.eval()
         try:

@@ -18,6 +18,7 @@ from transformers_ir._atomic import atomic_dir
 from transformers_ir._batching import length_sorted_batches
 from transformers_ir._identity import json_hash, tokenizer_hash, weights_hash
 from transformers_ir._options import DensePooling, Precision, Similarity, VectorMethod
+from transformers_ir._quiet import SCREEN
 from transformers_ir._validate import max_positions, texts_for_model
 from transformers_ir.dense._pooling import check_pooling, dense_pool, normalise
 from transformers_ir.dense._st_format import read_folder, write_folder
@@ -291,7 +292,7 @@ class BiEncoder:
         verbose = self.verbose if verbose is None else verbose
         side = self.query_model if rep == "query" else self.model
         batches = length_sorted_batches(texts, batch_size)
-        bar = pt.tqdm(total=len(texts), desc=f"{self!r} {rep} encoding", unit=rep) if verbose else None
+        bar = pt.tqdm(total=len(texts), desc=f"{self!r} {rep} encoding", unit=rep, file=SCREEN) if verbose else None
         out = None
         with _device.eval_mode(side):
             module, precision = _device.inference_module(side, self.precision_choice.precision, self.device,

@@ -10,6 +10,7 @@ import pandas as pd
 import pyterrier as pt
 
 from transformers_ir._batching import CHUNK_BATCHES, chunked
+from transformers_ir._quiet import SCREEN
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import check_encoder_input, input_error, refuse_missing_queries, stage_repr
 
@@ -76,7 +77,7 @@ class DenseEncoder(pt.Transformer):
         memory bounded by the chunk, whatever the corpus's size."""
         chunk_size = (self.batch_size or self.model.batch_size) * CHUNK_BATCHES
         verbose = self.model.verbose if self.verbose is None else self.verbose
-        docs = pt.tqdm(inp, desc=f"dense {self.rep} encoding", unit=self.rep) if verbose else inp
+        docs = pt.tqdm(inp, desc=f"dense {self.rep} encoding", unit=self.rep, file=SCREEN) if verbose else inp
         for chunk in chunked(docs, chunk_size):
             for doc in chunk:
                 if self.text_field not in doc:

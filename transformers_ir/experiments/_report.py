@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pyterrier as pt
 from matplotlib.figure import Figure  # no pyplot: drawing here never switches the user's backend
 
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._outputs import MARKER, check_output_dir, marker_text
+from transformers_ir._ranking import write_run
 from transformers_ir._values import file_name
 from transformers_ir.experiments._efficiency import qps
 from transformers_ir.experiments._manifest import manifest
@@ -116,8 +116,7 @@ def write_outputs(result: ExperimentResult, out: str | Path, *, force: bool = Fa
         (tmp / "summary.json").write_text(json.dumps(summary(result), indent=2) + "\n")
         (tmp / "runs").mkdir()
         for run in result.runs:
-            pt.io.write_results(run.results, str(tmp / "runs" / f"{file_name(run.name)}.run"), format="trec",
-                                run_name=file_name(run.name))  # a tag without white space keeps six columns
+            write_run(run.results, tmp / "runs" / f"{file_name(run.name)}.run", tag=file_name(run.name))
         if result.spec.baseline and len(result.runs) > 1:
             for measure in result.spec.measures:
                 plot_deltas(result, measure, tmp / f"delta_{file_name(str(measure))}.png")

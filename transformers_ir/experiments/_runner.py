@@ -10,6 +10,7 @@ import pandas as pd
 import pyterrier as pt
 
 from transformers_ir import training
+from transformers_ir._quiet import SCREEN
 from transformers_ir._ranking import check_finite, check_unique, evaluation_frame, rank_results
 from transformers_ir.caching import cache_key, canonical
 from transformers_ir.data import get_dataset
@@ -265,7 +266,8 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cac
     ctx = Context(dataset=corpus, base_dir=spec.path.parent, verbose=verbose)
     caches = StageCaches(cache_dir or default_root(), spec.corpus) if cache else None
     runs, done, built = [], {}, {}
-    for system in pt.tqdm(spec.systems, desc=f"{spec.name}: systems", unit="system", disable=not verbose):
+    for system in pt.tqdm(spec.systems, desc=f"{spec.name}: systems", unit="system", disable=not verbose,
+                          file=SCREEN):
         transformers = build_stages(system, ctx, spec.path, built)
         run = _run_system(system, transformers, topics, caches, done)
         ctx.systems[system.name] = RunOf(run.pipeline, topics["qid"], run.results)  # fusion reads it

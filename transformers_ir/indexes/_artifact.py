@@ -20,6 +20,7 @@ import pyterrier as pt
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._identity import file_hash
 from transformers_ir._jsonfile import read_json
+from transformers_ir._quiet import engine_output
 from transformers_ir._version import __version__
 from transformers_ir.errors import CorruptIndex
 
@@ -146,7 +147,8 @@ class IndexArtifact(pt.Artifact):
             )
         start = time.perf_counter()
         with atomic_dir(self.path, overwrite=overwrite or self.incomplete()) as tmp:
-            num_docs = self._build_into(tmp, docs, **settings)
+            with engine_output(f"{self.engine} index build of {self.path}"):  # PISA/Terrier log to fd 1 and 2
+                num_docs = self._build_into(tmp, docs, **settings)
             self._write_pt_meta(tmp)
             meta = {
                 "engine": self.engine,

@@ -6,6 +6,7 @@ from typing import Literal
 
 import pyterrier_pisa
 
+from transformers_ir._quiet import engine_output
 from transformers_ir._values import check_values
 from transformers_ir.indexes._artifact import IndexArtifact
 from transformers_ir.indexes._corpus import CorpusGuard
@@ -74,5 +75,6 @@ class PisaIndex(IndexArtifact):
     def bm25(self, *, k1: float = 0.9, b: float = 0.4, num_results: int = 1000, verbose: bool = False):
         """BM25 with PISA's (and Anserini's) defaults, k1 = 0.9, b = 0.4."""
         check_values(k1=k1, b=b, num_results=num_results)
-        return QueryGuard(self.pisa_index().bm25(k1=k1, b=b, num_results=num_results, verbose=verbose),
-                          identity=self.identity())
+        with engine_output(f"PISA's BM25 index of {self.path}"):  # built (and logged) on first use
+            retriever = self.pisa_index().bm25(k1=k1, b=b, num_results=num_results, verbose=verbose)
+        return QueryGuard(retriever, identity=self.identity())

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir._quiet import engine_output
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import refuse_missing_queries
 
@@ -75,7 +76,9 @@ class QueryGuard(pt.Transformer):
             return pd.DataFrame(columns=[*topics.columns, "docid", "docno", "rank", "score"])
         original = topics.set_index("qid")["query"]
         # not astype(str): with pyarrow installed, pandas 3 makes that an Arrow column, which refuses lone surrogates
-        results = self.retriever(topics.assign(query=topics["query"].map(lambda q: self.clean(str(q)))))
+        cleaned = topics.assign(query=topics["query"].map(lambda q: self.clean(str(q))))
+        with engine_output(f"retrieval with {self.retriever!r}"):  # PISA builds its BM25 index on first use
+            results = self.retriever(cleaned)
         query = original.reindex(results["qid"]).to_numpy(dtype=object)  # keeps the column's dtype (see above)
         return rank_results(results.assign(query=pd.Series(query, index=results.index, dtype=original.dtype)))
 

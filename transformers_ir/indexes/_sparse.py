@@ -20,6 +20,7 @@ import pyterrier as pt
 
 from transformers_ir._identity import file_hash
 from transformers_ir._jsonfile import read_json
+from transformers_ir._quiet import SCREEN, engine_output
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import require_columns
 from transformers_ir.indexes._artifact import MARKER, IndexArtifact
@@ -86,7 +87,7 @@ class SparseIndex(IndexArtifact):
             This index, built.
         """
         if verbose:
-            docs = pt.tqdm(docs, desc=f"{self.engine} indexing", unit="doc")
+            docs = pt.tqdm(docs, desc=f"{self.engine} indexing", unit="doc", file=SCREEN)
         # the base class writes these settings into the metadata after _build_into, which adds its counts
         self._settings = {"scale": self.scale}
         self._build(docs, overwrite=overwrite, settings=self._settings)
@@ -212,7 +213,8 @@ class SparseRetriever(pt.Transformer):
         else:
             toks = [{k: float(v) for k, v in t.items() if v} for t in toks]
         self.query_terms.add(toks)
-        hits = self._search(toks)  # columns: qidx (int), docno, score (dot product of the weights)
+        with engine_output(f"{self.index.engine} retrieval from {self.index.path}"):
+            hits = self._search(toks)  # columns: qidx (int), docno, score (dot product of the weights)
         results = queries.iloc[hits["qidx"].to_numpy()].reset_index(drop=True)
         results["docno"] = hits["docno"].to_numpy()
         results["score"] = hits["score"].to_numpy(dtype="float64")

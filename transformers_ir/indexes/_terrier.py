@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pyterrier as pt
 
+from transformers_ir._quiet import engine_output
 from transformers_ir._values import check_values
 from transformers_ir.indexes._artifact import IndexArtifact
 from transformers_ir.indexes._corpus import CorpusGuard
@@ -70,7 +71,8 @@ class TerrierIndex(IndexArtifact):
     def index_ref(self):
         """PyTerrier's reference to the Terrier index, after checking it is complete and intact."""
         self.verify()  # raises when not built, or damaged since
-        return pt.IndexFactory.of(str(self.path))
+        with engine_output("starting Java for Terrier"):  # PyTerrier's "Java started ..." line, Terrier's logging
+            return pt.IndexFactory.of(str(self.path))
 
     def retriever(self, wmodel: str = "BM25", *, num_results: int = 1000, controls: dict | None = None,
                   verbose: bool = False) -> pt.Transformer:

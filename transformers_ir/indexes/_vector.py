@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir._quiet import SCREEN
 from transformers_ir._ranking import check_cutoff, rank_results
 from transformers_ir._validate import require_columns
 from transformers_ir.errors import IndexMismatch
@@ -222,7 +223,7 @@ class VectorIndex(IndexArtifact):
         if isinstance(docs, pd.DataFrame):
             docs = _frame_rows(docs)
         if self.verbose if verbose is None else verbose:
-            docs = pt.tqdm(docs, desc="vector indexing", unit="doc")
+            docs = pt.tqdm(docs, desc="vector indexing", unit="doc", file=SCREEN)
         self._settings = {"model_id": model_id, "dim": None, "dtype": "float32", "hnsw": graph}
         self._build(docs, overwrite=overwrite, settings=self._settings)
         self._loaded_for = None

@@ -17,6 +17,7 @@ from transformers_ir._atomic import atomic_dir
 from transformers_ir._batching import inverse, longest_first
 from transformers_ir._identity import weights_hash
 from transformers_ir._options import Precision
+from transformers_ir._quiet import SCREEN
 from transformers_ir._validate import max_positions, texts_for_model
 from transformers_ir.indexes import csr_to_toks
 from transformers_ir.splade._pooling import Pooling, check_pooling, fused_max_pool, fused_sum_pool, splade_pool
@@ -320,7 +321,7 @@ class Splade:
         parts = []
         batches = range(0, len(texts), batch_size)
         if verbose:
-            batches = pt.tqdm(batches, desc=f"SPLADE {rep} encoding", unit="batch")
+            batches = pt.tqdm(batches, desc=f"SPLADE {rep} encoding", unit="batch", file=SCREEN)
         own = self.query_model if rep == "query" else self.model
         with _device.eval_mode(own), torch.inference_mode(), \
                 _device.autocast(self.device, self.precision_choice.precision):

@@ -10,6 +10,7 @@ import pyterrier as pt
 import scipy.sparse as sp
 
 from transformers_ir._batching import CHUNK_BATCHES, chunked
+from transformers_ir._quiet import SCREEN
 from transformers_ir._ranking import rank_results
 from transformers_ir._validate import check_encoder_input, input_error, stage_repr
 from transformers_ir.indexes import toks_matrix
@@ -52,7 +53,7 @@ class SpladeEncoder(pt.Transformer):
         """Streams documents (dicts) with ``toks`` added, a few batches at a time: feeds an indexer."""
         chunk_size = (self.batch_size or self.splade.batch_size) * CHUNK_BATCHES
         verbose = self.splade.verbose if self.verbose is None else self.verbose
-        docs = pt.tqdm(inp, desc=f"SPLADE {self.rep} encoding", unit=self.rep) if verbose else inp
+        docs = pt.tqdm(inp, desc=f"SPLADE {self.rep} encoding", unit=self.rep, file=SCREEN) if verbose else inp
         for chunk in chunked(docs, chunk_size):
             for doc in chunk:
                 if self.text_field not in doc:

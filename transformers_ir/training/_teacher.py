@@ -15,7 +15,7 @@ from transformers_ir import _checkpoint
 from transformers_ir._atomic import atomic_file
 from transformers_ir._identity import weights_hash
 from transformers_ir._jsonfile import read_json
-from transformers_ir._ranking import rank_results, top_k
+from transformers_ir._ranking import top_k, write_run
 from transformers_ir.data import text_loader
 from transformers_ir.errors import BadTeacherScores, UsageError
 
@@ -70,12 +70,9 @@ def write_teacher_scores(scored: pd.DataFrame, path: str | Path, provenance: dic
     """
     path = Path(path)
     pt.validate.columns(scored, includes=["qid", "docno", "score"])
-    ranked = rank_results(scored[["qid", "docno", "score"]])
-    tag = str(provenance.get("teacher", "teacher")).replace(" ", "_") or "teacher"
     with atomic_file(path) as f:
-        for qid, docno, rank, score in zip(ranked["qid"], ranked["docno"], ranked["rank"], ranked["score"]):
-            f.write(f"{qid} Q0 {docno} {rank + 1} {float(score):.6f} {tag}\n")
-    meta = {**provenance, "pairs": len(ranked), "queries": int(ranked["qid"].nunique())}
+        write_run(scored, f, tag=str(provenance.get("teacher", "teacher")) or "teacher")
+    meta = {**provenance, "pairs": len(scored), "queries": int(scored["qid"].nunique())}
     with atomic_file(provenance_path(path)) as f:
         json.dump(meta, f, indent=2)
     return path

@@ -1,0 +1,112 @@
+"""Quiet by default: what PISA, Terrier and Java print is captured at the file-descriptor level and shown only on
+failure or with ``--verbose`` / ``TRANSFORMERS_IR_VERBOSE=1``; our own progress bars stay on the screen.
+
+Each test runs a fresh process and reads its file descriptors 1 and 2, so C++ and Java output is seen as a user
+would see it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from transformers_ir import _paths
+
+ROOT = Path(__file__).resolve().parent.parent
+needs_data = pytest.mark.skipif(_paths.data_dir() is None, reason="no offline data folder (../shared/data)")
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("TRANSFORMERS_IR_VERBOSE", "PYTEST_CURRENT_TEST")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return {**env, **extra}
+
+
+def _python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(**env),
+                          timeout=300, cwd=ROOT)
+
+
+ENGINE = """
+import os, subprocess, sys
+from transformers_ir._quiet import SCREEN, engine_output
+try:
+    with engine_output("the engine"):
+        os.write(1, b"engine stdout\\n")
+        os.write(2, b"engine stderr\\n")
+        subprocess.run(["echo", "child process"])  # inherits the captured descriptors, as a JVM's threads write
+        print("python print")
+        SCREEN.write("our bar\\n")
+        if {fail}:
+            raise RuntimeError("boom")
+except RuntimeError:
+    pass
+print("after")
+"""
+
+
+def test_engine_output_is_captured_and_ours_is_not():
+    done = _python(ENGINE.format(fail=False))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "after\n"
+    assert done.stderr == "our bar\n"
+
+
+def test_engine_output_is_shown_when_the_block_fails():
+    done = _python(ENGINE.format(fail=True))
+    assert done.stdout == "after\n"
+    for line in ("engine stdout", "engine stderr", "child process", "python print", "the engine failed"):
+        assert line in done.stderr, (line, done.stderr)
+
+
+def test_verbose_shows_engine_output_as_it_comes():
+    done = _python(ENGINE.format(fail=False), TRANSFORMERS_IR_VERBOSE="1")
+    assert "engine stdout" in done.stdout and "child process" in done.stdout and "engine stderr" in done.stderr
+
+
+PISA_BUILD = """
+from transformers_ir.indexes import PisaIndex
+docs = [{{"docno": f"d{{i}}", "text": f"apples and pears number {{i}}"}} for i in range(50)]
+index = PisaIndex(r"{path}").build(docs)
+import pandas as pd
+print(len(index.bm25()(pd.DataFrame({{"qid": ["1"], "query": ["apples"]}}))))
+"""
+
+
+def test_a_pisa_build_and_search_print_nothing_but_ours(tmp_path):
+    done = _python(PISA_BUILD.format(path=tmp_path / "quiet"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "50\n" and done.stderr == ""
+    loud = _python(PISA_BUILD.format(path=tmp_path / "loud"), TRANSFORMERS_IR_VERBOSE="1")
+    assert loud.returncode == 0, loud.stderr
+    assert "[info]" in loud.stdout + loud.stderr  # what PISA prints, when asked for
+
+
+#: Lines a run may print on stderr: our progress bars (any tqdm bar) and our own messages.
+BAR = re.compile(r"^.*:\s+\d+%\|.*\|.*\]$")
+
+
+@needs_data
+@pytest.mark.java
+def test_vaswani_from_an_empty_cache_prints_only_our_lines(tmp_path):
+    home = tmp_path / "home"
+    env = {"TRANSFORMERS_IR_HOME": str(home), "IR_DATASETS_HOME": str(home / "ir_datasets")}
+    prepared = subprocess.run([sys.executable, "-m", "transformers_ir.cli", "prepare"], capture_output=True,
+                              text=True, env=_env(**env), timeout=600, cwd=ROOT)
+    assert prepared.returncode == 0, prepared.stderr
+    assert not (home / "indexes").exists()  # nothing built yet: the run builds both indexes
+    done = subprocess.run([sys.executable, "-m", "transformers_ir.cli", "run", "pipelines/vaswani.toml"],
+                          capture_output=True, text=True, env=_env(**env), timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout.splitlines()
+    assert out[0].startswith("vaswani: irds:vaswani, 93 topics") and all(line.startswith("|") for line in out[1:])
+    lines = [line.strip() for line in re.split(r"[\r\n]", done.stderr.replace("\x1b[A", "")) if line.strip()]
+    foreign = [line for line in lines if not BAR.match(line)]
+    assert foreign == [], foreign[:20]
+    assert any(line.startswith("vaswani: systems") for line in lines)  # our bar is still there
+    shutil.rmtree(home, ignore_errors=True)
