@@ -24,7 +24,7 @@ from transformers_ir.indexes._toks import toks_matrix
 
 INDEX_STEM = "seismic"  # Seismic writes <stem>.index.seismic
 TERMS = "terms.json"
-#: Seismic's standard index addresses terms as 16-bit ids; larger vocabularies need its "LV" variant.
+#: Seismic's standard index addresses terms as 16-bit ids (its "LV" variant, for larger vocabularies, is not used).
 U16_TERMS = 1 << 16
 #: Relative error of a half-precision weight (2^-11), the rounding Seismic applies to stored weights.
 FP16_EPS = 2.0 ** -11
@@ -97,64 +97,66 @@ class SeismicSparseIndex(SparseIndex):
     def _write(self, tmp: Path, docs: Iterator[tuple[str, dict]]) -> int:
         seismic = _seismic()
         lexicon: dict[str, int] = {}
-        docnos: list[str] = []
-        parts = []
-        batch: list[dict] = []
-        for docno, toks in docs:
-            docnos.append(docno)
-            batch.append(toks)
-            if len(batch) == _BATCH:
-                parts.append(toks_matrix(batch, lexicon, grow=True, where="toks"))
-                batch.clear()
-        if batch:
-            parts.append(toks_matrix(batch, lexicon, grow=True, where="toks"))
-        large = len(lexicon) > U16_TERMS
-        dataset = (seismic.SeismicDatasetLV if large else seismic.SeismicDataset)(dim=max(len(lexicon), 1))
-        start = 0
-        for part in parts:
+        dataset = seismic.SeismicDataset()  # fed batch by batch: the corpus is never held twice
+        first = None  # the first batch, kept to check what Seismic stored
+        count = 0
+
+        def add(batch: list[tuple[str, dict]]) -> None:
+            nonlocal first, count
+            part = toks_matrix([toks for _, toks in batch], lexicon, grow=True, where="toks")
+            if len(lexicon) > U16_TERMS:
+                raise ValueError(f"the corpus has more than {U16_TERMS} distinct terms, more than Seismic's "
+                                 f"standard index addresses: use another engine (SPLADE vocabularies have ~30k)")
             part.sort_indices()  # Seismic wants each row's term ids increasing
-            dataset.add_documents_by_id(docnos[start:start + part.shape[0]], part.indices.astype(np.int64),
+            dataset.add_documents_by_id([docno for docno, _ in batch], part.indices.astype(np.int64),
                                         part.data.astype(np.float32), part.indptr.astype(np.int64))
-            start += part.shape[0]
+            first = part if first is None else first
+            count += len(batch)
+
+        batch: list[tuple[str, dict]] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == _BATCH:
+                add(batch)
+                batch = []
+        if batch:
+            add(batch)
         if dataset.len == 0:
             raise ValueError("no document holds a non-zero weight: there is nothing for Seismic to index")
-        index = (seismic.SeismicIndexLV if large else seismic.SeismicIndex).build_from_dataset(
-            dataset, num_threads=self.threads, **self._build_knobs)
-        del dataset
-        self._check_stored(index, parts, docnos)
+        index = seismic.SeismicIndex.build_from_dataset(dataset, num_threads=self.threads, **self._build_knobs)
+        self._check_stored(index, first)
         index.save(str(tmp / INDEX_STEM))
         (tmp / TERMS).write_text(json.dumps(list(lexicon)))
-        self._settings.update(self._build_knobs, large_vocabulary=large, seismic_docs=int(index.len))
-        return len(docnos)
+        self._settings.update(self._build_knobs, seismic_docs=int(index.len))
+        return count
 
-    def _check_stored(self, index, parts: list, docnos: list[str]) -> None:
+    def _check_stored(self, index, part) -> None:
         """The first documents' stored vectors, read back from Seismic, equal ours within fp16 rounding (what
         stops a build whose term ids or weights Seismic took differently from being marked complete)."""
         seen = 0
-        for part in parts:
-            for row in range(part.shape[0]):
-                if seen == min(CHECKED_DOCS, index.len):
-                    return
-                a, b = part.indptr[row], part.indptr[row + 1]
-                if a == b:  # Seismic skips documents without weights
-                    continue
-                ids, values = index.get(seen)
-                ids, values = np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64)
-                ours = part.data[a:b].astype(np.float64)
-                if not np.array_equal(ids, part.indices[a:b]) or \
-                        not np.allclose(values, ours, rtol=FP16_EPS, atol=2.0 ** -24):
-                    raise CorruptIndex(f"Seismic stored document #{seen} with other weights than given "
-                                       f"(terms {ids[:5].tolist()}..., weights {values[:5].tolist()}... for "
-                                       f"{part.indices[a:a + 5].tolist()}..., {ours[:5].tolist()}...): "
-                                       f"report it with the pyseismic-lsr version")
-                seen += 1
+        for row in range(part.shape[0]):
+            if seen == min(CHECKED_DOCS, index.len):
+                return
+            a, b = part.indptr[row], part.indptr[row + 1]
+            if a == b:  # Seismic skips documents without weights
+                continue
+            ids, values = index.get(seen)
+            ids, values = np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64)
+            ours = part.data[a:b].astype(np.float64)
+            if not np.array_equal(ids, part.indices[a:b]) or \
+                    not np.allclose(values, ours, rtol=FP16_EPS, atol=2.0 ** -24):
+                raise CorruptIndex(f"Seismic stored document #{seen} with other weights than given "
+                                   f"(terms {ids[:5].tolist()}..., weights {values[:5].tolist()}... for "
+                                   f"{part.indices[a:a + 5].tolist()}..., {ours[:5].tolist()}...): "
+                                   f"report it with the pyseismic-lsr version")
+            seen += 1
 
     def load(self):
         """The Seismic index and the term -> id lexicon (loaded once)."""
         if self._seismic_index is None:
-            meta = self.metadata  # raises, naming the fix, when no complete index is there
+            _ = self.metadata  # raises, naming the fix, when no complete index is there
             seismic = _seismic()
-            kind = seismic.SeismicIndexLV if meta.get("large_vocabulary") else seismic.SeismicIndex
+            kind = seismic.SeismicIndex
             terms = read_json(self.path / TERMS, fix="rebuild the index with overwrite=True", expect=list)
             self._seismic_index = (kind.load(str(self.path / f"{INDEX_STEM}.index.seismic")),
                                    {t: i for i, t in enumerate(terms)})
