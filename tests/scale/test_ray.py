@@ -39,12 +39,20 @@ def splade(tiny_mlm_path):
     return Splade.from_pretrained(str(tiny_mlm_path), batch_size=4, query_max_length=16, doc_max_length=24)
 
 
+def _max_diff(a, b) -> float:
+    assert [x.keys() for x in a] == [y.keys() for y in b], "the same terms for every document"
+    return max(abs(x[k] - y[k]) for x, y in zip(a, b) for k in x)
+
+
 def test_encoding_on_ray_is_the_single_process_encoding(cluster, splade):
     docs = _docs()
     want = splade.doc_encoder().transform(docs)
     got = ray_map(splade.doc_encoder(), docs, batch_size=5, concurrency=2)
     assert got["docno"].tolist() == want["docno"].tolist()
-    assert got["toks"].tolist() == want["toks"].tolist()  # the same floats, every one
+    # texts are padded with other partners than in one process (batches cut elsewhere): fp32 rounding only
+    assert _max_diff(got["toks"].tolist(), want["toks"].tolist()) <= 1e-5
+    whole = ray_map(splade.doc_encoder(), docs, batch_size=len(docs))  # one batch: the very same computation
+    assert whole["toks"].tolist() == want["toks"].tolist()
 
 
 def test_reranking_on_ray_gives_the_same_scores_and_ranks(cluster, tiny_classifier_path):
@@ -57,14 +65,12 @@ def test_reranking_on_ray_gives_the_same_scores_and_ranks(cluster, tiny_classifi
     got = ray_map(reranker, frame, batch_size=7, concurrency=2)  # batches cut across queries
     merged = want.merge(got, on=["qid", "docno"], suffixes=("", "_ray"))
     assert len(merged) == len(frame)
-    assert np.abs(merged["score"] - merged["score_ray"]).max() == 0
+    assert np.abs(merged["score"] - merged["score_ray"]).max() <= 1e-5  # padding partners differ: rounding only
     assert (merged["rank"] == merged["rank_ray"]).all()
-    staged = RayStage(reranker, batch_size=7, concurrency=2)
+    staged = RayStage(reranker, batch_size=len(frame))  # one batch, as in one process: the very same scores
     pd.testing.assert_frame_equal(staged(frame)[["qid", "docno", "score", "rank"]],
                                   want[["qid", "docno", "score", "rank"]])
-    assert staged.cache_key() == {"class": "transformers_ir.cross_encoders._cross_encoder.CrossEncoder",
-                                  **reranker.cache_key()} or staged.cache_key()["weights"] == \
-        reranker.cache_key()["weights"]
+    assert staged.cache_key()["weights"] == reranker.cache_key()["weights"]
 
 
 def test_parquet_output_feeds_the_indexer_and_refuses_another_model(cluster, splade, tiny_mlm_path, tmp_path):

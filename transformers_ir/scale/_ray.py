@@ -60,7 +60,8 @@ def _to_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def _from_columns(frame: pd.DataFrame) -> pd.DataFrame:
     for column in [c[:-len(TERMS)] for c in frame.columns if c.endswith(TERMS)]:
         if column + WEIGHTS in frame.columns:
-            toks = [dict(zip(t, map(float, w))) for t, w in zip(frame[column + TERMS], frame[column + WEIGHTS])]
+            toks = [dict(zip(map(str, t), map(float, w))) for t, w in zip(frame[column + TERMS],
+                                                                         frame[column + WEIGHTS])]
             frame = frame.drop(columns=[column + TERMS, column + WEIGHTS]).assign(**{column: toks})
     return frame
 
@@ -72,7 +73,7 @@ class _Actor:
         self.stage = stage
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        out = self.stage.transform(batch.reset_index(drop=True))
+        out = self.stage.transform(_from_columns(batch.reset_index(drop=True)))
         return _to_columns(out.drop(columns=["rank"], errors="ignore"))
 
 
