@@ -17,6 +17,7 @@ from transformers_ir.indexes import (
     IndexArtifact,
     PisaIndex,
     PisaSparseIndex,
+    SeismicSparseIndex,
     TerrierIndex,
     TerrierSparseIndex,
     sparse_index,
@@ -34,6 +35,15 @@ TOKS_DOCS = [
 ]
 TOPICS = pd.DataFrame({"qid": ["q1", "q2"], "query": ["cat", "markets"]})
 QUERY_TOKS = pd.DataFrame({"qid": ["q1", "q2"], "query_toks": [{"cat": 1.0}, {"market": 0.5, "dog": 0.25}]})
+
+
+def _entry_point(fmt: str) -> bool:
+    """Whether ``pt.Artifact.load`` can find the class of this format (installed extra and entry point)."""
+    import importlib.metadata
+    import importlib.util
+
+    names = {e.name for e in importlib.metadata.entry_points(group="pyterrier.artifact")}
+    return importlib.util.find_spec("seismic") is not None and f"sparse_index.{fmt}" in names
 
 
 def _text(path, cls):
@@ -55,6 +65,9 @@ KINDS = [
     pytest.param(TerrierSparseIndex, _sparse("terrier"), "transformers-ir.splade-terrier", id="splade-terrier",
                  marks=pytest.mark.java),
     pytest.param(ExactSparseIndex, _sparse("exact"), "transformers-ir.splade-exact", id="splade-exact"),
+    pytest.param(SeismicSparseIndex, _sparse("seismic"), "transformers-ir.splade-seismic", id="splade-seismic",
+                 marks=pytest.mark.skipif(not _entry_point("transformers-ir.splade-seismic"),
+                                          reason="needs the [seismic] extra and pip install -e . (entry point)")),
 ]
 
 

@@ -4,6 +4,8 @@ arguments (``pt.inspect.transformer_attributes``), and the stage rebuilt from th
 rewrite pipelines (``fuse_rank_cutoff``, schematics, caches)."""
 from __future__ import annotations
 
+import importlib.util
+
 import pandas as pd
 import pyterrier as pt
 import pytest
@@ -57,6 +59,8 @@ def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path,
         "sparse-indexer": lambda: sparse_index(tmp / "to-build", "exact").indexer(overwrite=True),
         "pisa-sparse-retriever": lambda: sparse["pisa"].retriever(num_results=5),
         "exact-sparse-retriever": lambda: sparse["exact"].retriever(num_results=5, quantised=True),
+        "seismic-sparse-retriever": lambda: sparse_index(tmp / "seismic", "seismic", n_postings=10).indexer().index(
+            iter(TOKS)).retriever(num_results=5, query_cut=3, heap_factor=0.5),
         "terrier-sparse-retriever": lambda: sparse_index(tmp / "terrier", "terrier").indexer().index(
             iter(TOKS)).retriever(num_results=5),
         "query-guard": lambda: bm25,
@@ -73,6 +77,8 @@ def stages(tmp_path_factory, splade, tiny_classifier_path, tiny_distilbert_path,
 NAMES = ["dense-query-encoder", "dense-doc-encoder", "dense-scorer",
          "cross-encoder", "bert-cat", "rankt5", "monot5", "splade-query-encoder", "splade-doc-encoder",
          "splade-scorer", "sparse-indexer", "pisa-sparse-retriever", "exact-sparse-retriever",
+         pytest.param("seismic-sparse-retriever", marks=pytest.mark.skipif(
+             importlib.util.find_spec("seismic") is None, reason="the [seismic] extra")),
          pytest.param("terrier-sparse-retriever", marks=pytest.mark.java), "query-guard", "fusion", "join-fields",
          "corpus-text", "cutoff", "scorer-cache", "retriever-cache", "encoder-cache"]
 

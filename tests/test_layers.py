@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module imports only from lower layers or from its own package)::
 
-    core (leaf modules)  ->  data, indexes, caching  ->  the families  ->  components  ->  training
+    core (leaf modules)  ->  data, indexes, caching  ->  the families  ->  scale  ->  components  ->  training
                          ->  experiments  ->  cli
 
 The graph below is what running the code imports: module-level and function-level ``import`` statements, and the
@@ -29,7 +29,7 @@ CORE = {"_atomic", "_batching", "_checkpoint", "_cutoff", "_device", "_errors", 
         "_options", "_outputs", "_paths", "_quiet", "_ranking", "_safe_io", "_shards", "_validate", "_values",
         "_version", "errors", "models", "registry"}
 LAYERS = [CORE, {"data", "indexes", "caching"}, {"first_stage", "splade", "cross_encoders", "dense"},
-          {"components"}, {"training"}, {"experiments"}, {"cli"}]
+          {"scale"}, {"components"}, {"training"}, {"experiments"}, {"cli"}]
 
 
 def _module_name(path: Path) -> str:

@@ -39,7 +39,7 @@ Engine = Literal["terrier", "pisa"]
 ENGINES: tuple[str, ...] = typing.get_args(Engine)
 
 #: Engines of a learned-sparse (SPLADE) index.
-SparseEngine = Literal["pisa", "terrier", "exact"]
+SparseEngine = Literal["pisa", "terrier", "exact", "seismic"]
 SPARSE_ENGINES: tuple[str, ...] = typing.get_args(SparseEngine)
 
 #: How first stages are fused: reciprocal rank fusion, or interpolation of min-max normalised scores.

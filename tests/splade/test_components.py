@@ -72,6 +72,24 @@ def test_components_build_working_systems(tmp_path, monkeypatch, tiny_mlm_path):
         components["fusion"].build(ctx, {"systems": ["a", "nope"]})
 
 
+def test_the_seismic_engine_in_a_pipeline_file(tmp_path, monkeypatch, tiny_mlm_path):
+    """engine = "seismic" with its search knobs: the same documents as exact on a corpus this small (knobs wide
+    open); the knobs with another engine are refused, naming the engine."""
+    pytest.importorskip("seismic")
+    monkeypatch.setenv("TRANSFORMERS_IR_HOME", str(tmp_path))
+    components, ctx, topics = registry(), Context(dataset=TinyDataset()), TinyDataset().get_topics()
+    params = {"model": str(tiny_mlm_path), "batch_size": 3, "doc_max_length": 24, "query_max_length": 16,
+              "num_results": 3}
+    seismic = components["splade"].build(ctx, dict(params, engine="seismic", query_cut=100, heap_factor=1.0))
+    exact = components["splade"].build(ctx, dict(params, engine="exact"))
+    assert len(list(tmp_path.rglob("seismic-scale*"))) == 1
+    got, want = seismic(topics), exact(topics)
+    assert got[["qid", "docno"]].equals(want[["qid", "docno"]])
+    assert got["score"].to_numpy() == pytest.approx(want["score"].to_numpy(), rel=1e-3)
+    with pytest.raises(ValueError, match="engine 'seismic' only"):
+        components["splade"].build(ctx, dict(params, engine="pisa", query_cut=5))
+
+
 def test_scorer_reads_the_weights_an_index_build_stored(tmp_path, splade, monkeypatch):
     """Re-scoring a dataset whose SPLADE index is built encodes no document again, with the same scores."""
     from transformers_ir.data import text_loader

@@ -18,7 +18,7 @@ from transformers_ir.indexes import (
     sparse_index,
 )
 
-ENGINES = ["pisa", pytest.param("terrier", marks=pytest.mark.java), "exact"]
+ENGINES = ["pisa", pytest.param("terrier", marks=pytest.mark.java), "exact", "seismic"]
 
 
 def _build(tmp_path, engine, docs, **kwargs):
@@ -126,7 +126,7 @@ def test_pisa_stores_terms_it_would_otherwise_mangle(tmp_path):
     ({"cells": "heavy"}, "not a number"),
     (["cells"], "dict"),
 ])
-@pytest.mark.parametrize("engine", ["pisa", "exact"])
+@pytest.mark.parametrize("engine", ["pisa", "exact", "seismic"])
 def test_bad_weights_fail_clearly_and_leave_no_index(tmp_path, encoded, bad, match, engine):
     docs = encoded[:3] + [{"docno": "bad", "toks": bad}] + encoded[3:]
     index = sparse_index(tmp_path / "idx", engine)

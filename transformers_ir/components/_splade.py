@@ -28,15 +28,21 @@ def _splade(ctx: Context, *, model: str = "splade-tiny", engine: SparseEngine = 
             scale: float = DEFAULT_SCALE, pooling: Pooling | None = None, query_max_length: int | None = None,
             doc_max_length: int | None = None, query_top_k: int | None = None, doc_top_k: int | None = None,
             threshold: float | None = None, batch_size: int = 32, shard_docs: int | None = None,
-            precision: Precision | None = None) -> pt.Transformer:
+            precision: Precision | None = None, query_cut: int | None = None,
+            heap_factor: float | None = None) -> pt.Transformer:
     """SPLADE retrieval: queries encoded, then the corpus's SPLADE index (encoded and built once per model;
     ``shard_docs``: a PISA index per this many documents, for corpora too large to compress in memory at once;
-    ``precision``: of encoding, e.g. ``'auto'``, see :class:`transformers_ir.splade.Splade`)."""
+    ``precision``: of encoding, e.g. ``'auto'``, see :class:`transformers_ir.splade.Splade`;
+    ``query_cut`` / ``heap_factor``: Seismic's search knobs, with ``engine = "seismic"`` only)."""
+    knobs = {k: v for k, v in (("query_cut", query_cut), ("heap_factor", heap_factor)) if v is not None}
+    if knobs and engine != "seismic":
+        raise ValueError(f"{', '.join(knobs)} applies to engine 'seismic' only (got engine {engine!r}): drop it "
+                         f"or use engine = \"seismic\"")
     model = _load(model, pooling, query_max_length, doc_max_length, query_top_k, doc_top_k, threshold, batch_size,
                   precision)
     index = splade.dataset_splade_index(ctx.dataset, model, engine=engine, scale=scale, shard_docs=shard_docs,
                                         verbose=ctx.verbose)
-    return model.query_encoder() >> index.retriever(num_results=num_results)
+    return model.query_encoder() >> index.retriever(num_results=num_results, **knobs)
 
 
 @component("splade-scorer")

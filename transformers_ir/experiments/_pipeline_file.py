@@ -15,7 +15,9 @@ Example (``pipelines/vaswani.toml``)::
     pipeline = [{ component = "bm25", engine = "terrier" }]
 
 A stage is ``{ component = NAME, <parameters>... }``; the key ``"%" = K`` cuts its output to the top K per
-query (PyTerrier's ``%``). Stages are composed left to right with ``>>``. No code lives in a pipeline file.
+query (PyTerrier's ``%``); ``scale = { backend = "ray", concurrency = N, num_gpus = G, batch_size = B }`` runs a
+re-ranking or encoding stage on Ray (:class:`transformers_ir.scale.RayStage`: the same output). Stages are
+composed left to right with ``>>``. No code lives in a pipeline file.
 """
 from __future__ import annotations
 
@@ -29,12 +31,14 @@ import ir_measures
 from transformers_ir._values import file_name, metric_problem, system_name_problem, value_problem
 from transformers_ir.errors import PipelineFileError, UsageError
 from transformers_ir.registry import CUTOFF_KEY, registry
+from transformers_ir.scale import scale_problems
 from transformers_ir.training import parse_training_config
 
 CORRECTIONS = ("none", "bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg", "hommel", "fdr_bh", "fdr_by",
                "fdr_tsbh", "fdr_tsbky")
 TESTS = ("t", "wilcoxon")
 TRAIN_CONFIG_KEY = "train_config"  # a stage's model named by its training config (trained when missing)
+SCALE_KEY = "scale"  # a stage run on Ray: scale = { backend = "ray", concurrency = 2, num_gpus = 1, batch_size = 256 }
 _TOP_KEYS = {"name", "description", "dataset", "evaluation", "systems"}
 _DATASET_KEYS = {"topics", "qrels", "corpus"}
 _EVALUATION_KEYS = {"metrics", "baseline", "correction", "test"}
@@ -47,6 +51,7 @@ class Stage:
     params: dict
     cutoff: int | None = None
     train_config: str | None = None  # path of a training config; its trained model becomes the ``model`` parameter
+    scale: dict | None = None  # ``scale = { backend = "ray", ... }``: where the stage runs (not what it outputs)
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,9 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
                      f'"{comp_name}"', after=start)
             if cutoff is not None and (not isinstance(cutoff, int) or isinstance(cutoff, bool) or cutoff < 1):
                 fail(f'"%" must be a positive whole number (the rank cutoff), got {cutoff!r}', '"%"', after=start)
+            scale = params.pop(SCALE_KEY, None)
+            for problem in ([] if scale is None else scale_problems(scale)):
+                fail(f"{problem}, in system {name!r}", SCALE_KEY, after=start)
             train_config = params.pop(TRAIN_CONFIG_KEY, None)
             if train_config is not None:
                 train_config = _check_train_config(path, train_config, components[comp_name], params, fail, start)
@@ -254,7 +262,7 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
             for problem in components[comp_name].check_params(checked):
                 bad = next((k for k in params if repr(k) in problem), comp_name)
                 fail(f"{problem}, in system {name!r}", bad, after=start)
-            stages.append(Stage(comp_name, params, cutoff, train_config))
+            stages.append(Stage(comp_name, params, cutoff, train_config, scale))
         systems.append(SystemSpec(name, tuple(stages)))
 
     baseline = evaluation.get("baseline")

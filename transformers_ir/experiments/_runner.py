@@ -25,6 +25,7 @@ from transformers_ir.experiments._pipeline_file import (
     parse_pipeline,
 )
 from transformers_ir.registry import Context, registry
+from transformers_ir.scale import RayStage
 
 _log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path,
                 if stage.train_config is not None:  # the model its training config trains, trained when missing
                     params = {**params, "model": str(training.ensure_trained(stage.train_config, verbose=ctx.verbose))}
                 built[memo] = components[stage.component].build(ctx, params)
+                if stage.scale is not None:  # the same output, computed on Ray
+                    built[memo] = RayStage(built[memo], **{k: v for k, v in stage.scale.items() if k != "backend"})
             transformers.append(built[memo])
         except PipelineFileError:
             raise  # names the file and the system already
@@ -199,7 +202,7 @@ def _run_identity(stage: Stage) -> dict:
     """What makes two systems' stages the same within one run: the stage (component, parameters, cutoff) and the
     training config naming its model (two configs give two models for the same parameters). The disk caches key
     on the built transformer's weights instead, so they need no config path."""
-    return {**stage_id(stage), "train": stage.train_config}
+    return {**stage_id(stage), "train": stage.train_config, "scale": stage.scale}
 
 
 def _run_system(system: SystemSpec, transformers: list[pt.Transformer], topics: pd.DataFrame,

@@ -1,6 +1,6 @@
 """Indexes as PyTerrier artifacts: text indexes for BM25 and other Terrier models (PISA, Terrier), and
-learned-sparse impact indexes for SPLADE (PISA, Terrier, exact), dense vector indexes for bi-encoders (exact and
-HNSW), with the checks every build makes.
+learned-sparse impact indexes for SPLADE (PISA, Terrier, exact, Seismic), dense vector indexes for bi-encoders
+(exact and HNSW), with the checks every build makes.
 
 Each index is a folder built atomically (complete or absent, with its files' checksums), reopened by
 ``pt.Artifact.load(path)`` as its own class, and shared with ``build_package()`` / ``pt.Artifact.from_url()``
@@ -11,9 +11,10 @@ from transformers_ir._lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_SCALE", "SPARSE_ENGINES", "CorpusGuard", "CorruptIndex", "ExactSparseIndex", "IndexArtifact",
-    "IndexMismatch", "PisaIndex", "PisaSparseIndex", "QueryGuard", "SparseIndex", "SparseIndexer", "SparseRetriever",
-    "TerrierIndex", "TerrierSparseIndex", "VectorIndex", "VectorIndexer", "VectorRetriever", "csr_to_toks",
-    "pisa_term", "quantise", "quantise_toks", "sparse_index", "sparse_stats", "toks_matrix",
+    "IndexMismatch", "PisaIndex", "PisaSparseIndex", "QueryGuard", "SeismicSparseIndex", "SparseIndex",
+    "SparseIndexer", "SparseRetriever", "TerrierIndex", "TerrierSparseIndex", "VectorIndex", "VectorIndexer",
+    "VectorRetriever", "csr_to_toks", "pisa_term", "quantise", "quantise_toks", "sparse_index", "sparse_stats",
+    "toks_matrix",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._artifact": ["IndexArtifact"],
@@ -22,6 +23,7 @@ __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._engines": ["ExactSparseIndex", "PisaSparseIndex", "TerrierSparseIndex", "pisa_term", "sparse_index"],
     "._pisa": ["PisaIndex"],
     "._queries": ["QueryGuard"],
+    "._seismic": ["SeismicSparseIndex"],
     "transformers_ir._options": ["SPARSE_ENGINES"],
     "._sparse": ["SparseIndex", "SparseIndexer", "SparseRetriever", "quantise_toks"],
     "._stats": ["sparse_stats"],

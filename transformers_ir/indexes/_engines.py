@@ -1,4 +1,5 @@
-"""The three SPLADE index engines: PISA (default), Terrier (pretokenised) and exact (scipy.sparse, brute force)."""
+"""The SPLADE index engines: PISA (default), Terrier (pretokenised), exact (scipy.sparse, brute force) and Seismic
+(approximate, for large corpora; in :mod:`._seismic`)."""
 from __future__ import annotations
 
 import itertools
@@ -14,6 +15,7 @@ import scipy.sparse as sp
 from transformers_ir._jsonfile import read_json
 from transformers_ir._options import SPARSE_ENGINES, SparseEngine
 from transformers_ir.indexes._pisa_batches import padded_batches
+from transformers_ir.indexes._seismic import SeismicSparseIndex
 from transformers_ir.indexes._sparse import SparseIndex, SparseRetriever, dot_scale, top_hits
 from transformers_ir.indexes._toks import quantise, toks_matrix
 
@@ -262,11 +264,13 @@ class ExactSparseRetriever(SparseRetriever):
         return f"{self.index!r}.retriever(num_results={self.num_results}{extra})"
 
 
-_CLASSES = {"pisa": PisaSparseIndex, "terrier": TerrierSparseIndex, "exact": ExactSparseIndex}
+_CLASSES = {"pisa": PisaSparseIndex, "terrier": TerrierSparseIndex, "exact": ExactSparseIndex,
+            "seismic": SeismicSparseIndex}
 
 
 def sparse_index(path: str | Path, engine: SparseEngine = "pisa", **kwargs) -> SparseIndex:
-    """The SPLADE index at ``path`` for an engine: ``'pisa'`` (default, no Java), ``'terrier'`` or ``'exact'``.
+    """The SPLADE index at ``path`` for an engine: ``'pisa'`` (default, no Java), ``'terrier'``, ``'exact'`` or
+    ``'seismic'`` (approximate, the ``[seismic]`` extra).
 
     Args:
         path: the index folder (built or not).
@@ -274,7 +278,8 @@ def sparse_index(path: str | Path, engine: SparseEngine = "pisa", **kwargs) -> S
         **kwargs: the engine class's keywords (``scale``, ``threads``, ``shard_docs``, ...).
 
     Returns:
-        A :class:`PisaSparseIndex`, :class:`TerrierSparseIndex` or :class:`ExactSparseIndex`.
+        A :class:`PisaSparseIndex`, :class:`TerrierSparseIndex`, :class:`ExactSparseIndex` or
+        :class:`SeismicSparseIndex`.
 
     Raises:
         ValueError: an unknown engine.
