@@ -42,7 +42,14 @@ def _ray():
 
 def stage_identity(stage: pt.Transformer) -> dict:
     """What identifies the model behind ``stage`` in an output's manifest: its cache key (model name, weights and
-    tokenizer hashes, settings) and its ``repr``."""
+    tokenizer hashes, settings) and its ``repr``.
+
+    Args:
+        stage: an encoder or re-ranker of ours.
+
+    Returns:
+        ``{"stage": repr, "key": the cache key's hash, or None for a stage without one}``.
+    """
     key = cache_key(stage)
     return {"stage": repr(stage), "key": None if key is None else key_hash(key)}
 
