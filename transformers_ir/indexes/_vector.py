@@ -22,7 +22,7 @@ both mix.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +36,7 @@ from transformers_ir._validate import require_columns
 from transformers_ir.errors import IndexMismatch
 from transformers_ir.indexes._artifact import IndexArtifact
 from transformers_ir.indexes._corpus import CorpusGuard
+from transformers_ir.indexes._vector_input import block_vectors, first_dim, frame_rows, positive, query_matrix
 from transformers_ir.indexes._vector_search import (
     DEFAULT_BLOCK,
     HEADER_BYTES,
@@ -221,7 +222,7 @@ class VectorIndex(IndexArtifact):
             raise ValueError(f"model_id must name the model that encoded the documents, got {model_id!r}")
         graph = hnsw_settings(hnsw)
         if isinstance(docs, pd.DataFrame):
-            docs = _frame_rows(docs)
+            docs = frame_rows(docs)
         if self.verbose if verbose is None else verbose:
             docs = pt.tqdm(docs, desc="vector indexing", unit="doc", file=SCREEN)
         self._settings = {"model_id": model_id, "dim": None, "dtype": "float32", "hnsw": graph}
@@ -238,8 +239,8 @@ class VectorIndex(IndexArtifact):
             stream = iter(guard)
             while block := list(itertools.islice(stream, BUILD_BLOCK)):
                 if dim is None:
-                    dim = _first_dim(block[0])
-                vectors = _block_vectors(block, dim)
+                    dim = first_dim(block[0])
+                vectors = block_vectors(block, dim)
                 docnos.extend(doc["docno"] for doc in block)
                 f.write(vectors.tobytes())
             guard.check(len(docnos))
@@ -368,8 +369,8 @@ class VectorRetriever(pt.Transformer):
         self.index = index
         self.num_results = check_cutoff(num_results, "num_results")
         self.method = method
-        self.block_size = _positive("block_size", block_size, "documents scored at a time")
-        self.ef_search = _positive("ef_search", ef_search, "HNSW's candidate list size")
+        self.block_size = positive("block_size", block_size, "documents scored at a time")
+        self.ef_search = positive("ef_search", ef_search, "HNSW's candidate list size")
         self.verbose = verbose
 
     def transform(self, queries: pd.DataFrame) -> pd.DataFrame:
@@ -393,7 +394,7 @@ class VectorRetriever(pt.Transformer):
         if len(queries) == 0:
             return queries.assign(docno=pd.Series(dtype=object), score=pd.Series(dtype="float64"),
                                   rank=pd.Series(dtype="int64"))
-        matrix = _query_matrix(queries, self.index.dim)
+        matrix = query_matrix(queries, self.index.dim)
         ids, scores = self.index.search(matrix, self.num_results, method=self.method, block_size=self.block_size,
                                         ef_search=self.ef_search)
         rows = np.repeat(np.arange(len(queries)), ids.shape[1])
@@ -423,79 +424,3 @@ class VectorRetriever(pt.Transformer):
         extra += "" if self.block_size is None else f", block_size={self.block_size}"
         extra += "" if self.ef_search is None else f", ef_search={self.ef_search}"
         return f"{self.index!r}.retriever(num_results={self.num_results}{extra})"
-
-
-def _positive(name: str, value, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number ({what}) or None, got {value!r}")
-    return int(value)
-
-
-def _frame_rows(frame: pd.DataFrame) -> Iterator[dict]:
-    columns = list(frame.columns)
-    for row in frame.itertuples(index=False, name=None):
-        yield dict(zip(columns, row))
-
-
-def _as_vector(value, what: str) -> np.ndarray:
-    try:
-        array = np.asarray(value)
-    except Exception as e:  # noqa: BLE001 - a ragged list or an object that is no array: name the row
-        raise ValueError(f"{what} is not an array of numbers ({type(e).__name__}: {e})") from None
-    if array.dtype.kind not in "fiub" or array.ndim != 1:
-        shape = "a scalar" if array.ndim == 0 else f"shape {array.shape}"
-        raise ValueError(f"{what} must be a 1-D array of numbers, got {array.dtype} {shape}: give each row one "
-                         f"vector (e.g. from a bi-encoder's encoder)")
-    return array
-
-
-def _first_dim(doc: dict) -> int:
-    if "doc_vec" not in doc:
-        raise KeyError(f"document {doc['docno']!r} has no 'doc_vec' (fields: {sorted(doc)}): encode documents with "
-                       f"bi_encoder.doc_encoder() before the indexer")
-    dim = len(_as_vector(doc["doc_vec"], f"doc_vec of document {doc['docno']!r}"))
-    if dim == 0:
-        raise ValueError(f"doc_vec of document {doc['docno']!r} is empty: vectors need at least one value")
-    return dim
-
-
-def _block_vectors(docs: list[dict], dim: int) -> np.ndarray:
-    """The block's vectors as float32 ``(len(docs), dim)``, every row checked (naming the document)."""
-    out = np.empty((len(docs), dim), dtype=np.float32)
-    for i, doc in enumerate(docs):
-        if "doc_vec" not in doc:
-            raise KeyError(f"document {doc['docno']!r} has no 'doc_vec' (fields: {sorted(doc)}): encode documents "
-                           f"with bi_encoder.doc_encoder() before the indexer")
-        vector = _as_vector(doc["doc_vec"], f"doc_vec of document {doc['docno']!r}")
-        if len(vector) != dim:
-            raise ValueError(f"doc_vec of document {doc['docno']!r} has {len(vector)} values, the documents before "
-                             f"it {dim}: encode every document with the same model")
-        with np.errstate(over="ignore", invalid="ignore"):
-            out[i] = vector
-    bad = ~np.isfinite(out).all(axis=1)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"doc_vec of document {docs[first]['docno']!r} holds NaN or infinite values (or values "
-                         f"beyond float32) ({int(bad.sum())} such documents in its block): check the encoder's "
-                         f"precision (fp16 overflows) and the document's text")
-    return out
-
-
-def _query_matrix(queries: pd.DataFrame, dim: int) -> np.ndarray:
-    """The queries' vectors as float32 ``(queries, dim)``, each row checked (naming the qid)."""
-    out = np.empty((len(queries), dim), dtype=np.float32)
-    for i, (qid, value) in enumerate(zip(queries["qid"], queries["query_vec"])):
-        vector = _as_vector(value, f"query_vec of query {qid!r}")
-        if len(vector) != dim:
-            raise ValueError(f"query_vec of query {qid!r} has {len(vector)} values, the index's vectors {dim}: "
-                             f"encode queries with the model that built the index")
-        with np.errstate(over="ignore", invalid="ignore"):
-            out[i] = vector
-    bad = ~np.isfinite(out).all(axis=1)
-    if bad.any():
-        qid = queries["qid"].iloc[int(np.flatnonzero(bad)[0])]
-        raise ValueError(f"query_vec of query {qid!r} holds NaN or infinite values: check the query encoder's "
-                         f"precision and the query's text")
-    return out
