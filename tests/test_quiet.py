@@ -101,7 +101,7 @@ def test_vaswani_from_an_empty_cache_prints_only_our_lines(tmp_path):
     assert prepared.returncode == 0, prepared.stderr
     assert not (home / "indexes").exists()  # nothing built yet: the run builds both indexes
     done = subprocess.run([sys.executable, "-m", "transformers_ir.cli", "run", "pipelines/vaswani.toml"],
-                          capture_output=True, text=True, env=_env(**env), timeout=600, cwd=ROOT)
+                          capture_output=True, text=True, env=_env(**env), timeout=1800, cwd=ROOT)  # 2 min idle
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout.splitlines()
     assert out[0].startswith("vaswani: irds:vaswani, 93 topics") and all(line.startswith("|") for line in out[1:])
@@ -109,7 +109,7 @@ def test_vaswani_from_an_empty_cache_prints_only_our_lines(tmp_path):
     foreign = [line for line in lines if not BAR.match(line)]
     assert foreign == [], foreign[:20]
     assert any(line.startswith("vaswani: systems") for line in lines)  # our bar is still there
-    assert any(re.match(r"vaswani documents: 11429doc", line) for line in lines)  # the build's bar, to its end
+    assert any(re.match(r"vaswani documents: .*11429", line) for line in lines)  # the build's bar, to its end
     shutil.rmtree(home, ignore_errors=True)
 
 
