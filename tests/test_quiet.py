@@ -88,7 +88,7 @@ def test_a_pisa_build_and_search_print_nothing_but_ours(tmp_path):
 
 
 #: Lines a run may print on stderr: our progress bars (any tqdm bar) and our own messages.
-BAR = re.compile(r"^.*:\s+\d+%\|.*\|.*\]$")
+BAR = re.compile(r"^.*:\s+\d+%\|.*\|.*\]$|^.*: \d+\w* \[[\d:]+(, .*)?\]$")  # with a total, or without
 
 
 @needs_data
@@ -101,7 +101,7 @@ def test_vaswani_from_an_empty_cache_prints_only_our_lines(tmp_path):
     assert prepared.returncode == 0, prepared.stderr
     assert not (home / "indexes").exists()  # nothing built yet: the run builds both indexes
     done = subprocess.run([sys.executable, "-m", "transformers_ir.cli", "run", "pipelines/vaswani.toml"],
-                          capture_output=True, text=True, env=_env(**env), timeout=600, cwd=ROOT)
+                          capture_output=True, text=True, env=_env(**env), timeout=1800, cwd=ROOT)  # 2 min idle
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout.splitlines()
     assert out[0].startswith("vaswani: irds:vaswani, 93 topics") and all(line.startswith("|") for line in out[1:])
@@ -109,4 +109,25 @@ def test_vaswani_from_an_empty_cache_prints_only_our_lines(tmp_path):
     foreign = [line for line in lines if not BAR.match(line)]
     assert foreign == [], foreign[:20]
     assert any(line.startswith("vaswani: systems") for line in lines)  # our bar is still there
+    assert any(re.match(r"vaswani documents: .*11429", line) for line in lines)  # the build's bar, to its end
     shutil.rmtree(home, ignore_errors=True)
+
+
+def test_neural_stages_show_progress_by_default_and_verbose_false_silences(tiny_classifier_path, tiny_mlm_path,
+                                                                          capsys):
+    import pandas as pd
+
+    from transformers_ir import CrossEncoder, Splade
+
+    frame = pd.DataFrame({"qid": ["1", "1"], "query": ["apples", "apples"], "docno": ["a", "b"],
+                          "text": ["apples and pears", "pears"], "score": [1.0, 0.5], "rank": [0, 1]})
+    queries = frame[["qid", "query"]].head(1)
+    for stage, quiet, given in ((CrossEncoder.from_pretrained(tiny_classifier_path),
+                                 CrossEncoder.from_pretrained(tiny_classifier_path, verbose=False), frame),
+                                (Splade.from_pretrained(tiny_mlm_path).query_encoder(),
+                                 Splade.from_pretrained(tiny_mlm_path, verbose=False).query_encoder(), queries)):
+        capsys.readouterr()
+        stage(given)
+        assert "100%" in capsys.readouterr().err, stage
+        quiet(given)
+        assert capsys.readouterr().err == "", quiet

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,8 @@ TRIPLES = [("capital of france", "paris is the capital city of france", "cells d
     ("cross-encoder", "tiny_classifier_path", "grouped-softmax", {}),
     ("splade", "tiny_mlm_path", "rank-ibn", {"flops_query": 1e-3, "flops_doc": 1e-3}),
 ])
-def test_train_command_writes_a_model_that_reloads(tmp_path, request, family, model_fixture, loss, extra):
+def test_train_command_writes_a_model_that_reloads(tmp_path, request, family, model_fixture, loss, extra,
+                                                   capsys):
     model = request.getfixturevalue(model_fixture)
     triples = tmp_path / "triples.tsv"
     triples.write_text("".join("\t".join(t) + "\n" for t in TRIPLES))
@@ -36,6 +38,7 @@ def test_train_command_writes_a_model_that_reloads(tmp_path, request, family, mo
         f'[train]\nepochs = 2\nbatch_size = 2\nlearning_rate = 1e-3\nmax_length = 32\nquery_max_length = 8\n'
         f'save_steps = 1\nlogging_steps = 1\noutput = "{out}"\n')
     assert main(["train", str(config), "--quiet"]) == 0
+    assert "optimiser steps" not in capsys.readouterr().err  # --quiet: no announcement, no bar
     folder = out / "model"
     if family == "splade":
         from transformers_ir.splade import Splade
@@ -50,6 +53,9 @@ def test_train_command_writes_a_model_that_reloads(tmp_path, request, family, mo
     summary = json.loads((out / "training.json").read_text())
     assert summary["steps"] == 3 and summary["config_hash"] == parse_training_config(config).config_hash()
     assert (out / "loss.png").is_file() and (out / "loss_log.csv").read_text().startswith("step,epoch,loss")
+    card = (folder / "README.md").read_text()  # the model card: what it is, its config and hash, its figures
+    assert summary["config_hash"] in card and "optimiser steps | 3" in card and "training loss" in card
+    assert config.read_text().strip() in card and f"`{family}` model" in card
     stamp = (folder / "config.json").stat().st_mtime_ns
     assert main(["train", str(config), "--quiet"]) == 0  # trained already: nothing happens
     assert (folder / "config.json").stat().st_mtime_ns == stamp
@@ -115,3 +121,13 @@ def test_torchrun_trains_a_missing_parent_then_the_child(tmp_path, tiny_classifi
     assert [(p["model"], p["steps"]) for p in printed] == [(str(tmp_path / "child" / "model"), 3)]  # first rank
     # (3 steps: 6 groups over 2 processes x batch 1)
     assert (tmp_path / "parent" / "training.json").is_file()
+
+
+def test_training_says_what_it_will_do_before_it_starts():
+    """``run``, ``train`` and ``predict`` train a missing model through ``train``, which first says what it will do."""
+    from transformers_ir.training._train import announcement
+
+    spec = parse_training_config(Path(__file__).resolve().parents[2] / "pipelines" / "train" / "minilm-scifact.toml")
+    line = announcement(spec, 809)
+    assert line.startswith("transformers-ir: training minilm-scifact (cross-encoder, grouped-softmax loss)")
+    assert "809 examples, 203 optimiser steps of 4 groups" in line

@@ -49,7 +49,7 @@ class Reranker(pt.Transformer):
     def __init__(self, model: torch.nn.Module, tokenizer, *, batch_size: int = 32, text_field: str = "text",
                  query_max_length: int = 64, doc_max_length: int | None = None, max_length: int = 512,
                  precision: Precision | None = None, normalise: Normalise | None = None,
-                 device: str | torch.device | None = None, verbose: bool = False, name: str | None = None):
+                 device: str | torch.device | None = None, verbose: bool = True, name: str | None = None):
         if normalise is not None and normalise not in NORMALISE:
             raise ValueError(f"normalise must be None, 'sigmoid' or 'minmax', got {normalise!r}")
         if batch_size < 1:

@@ -36,7 +36,7 @@ class CrossEncoder(Reranker):
             :attr:`precision_choice` and the ``repr``. Scores are fp32.
         normalise: None, ``'sigmoid'`` (probabilities) or ``'minmax'`` (0 to 1 within each query).
         device: where the model runs (None: CUDA when available, else CPU).
-        verbose: show progress.
+        verbose: a progress bar over the pairs (on by default, as in pyterrier_t5; False silences it).
         name: the checkpoint it was loaded from (``from_pretrained`` sets it): its ``repr``, equality and cache
             key name it, and ``pt.inspect`` rebuilds the re-ranker with it.
     """

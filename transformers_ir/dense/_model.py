@@ -86,7 +86,7 @@ class BiEncoder:
             :attr:`precision_choice` and the ``repr``); see :mod:`transformers_ir._device`. Vectors are float32
             whatever the precision.
         device: where the models run (default: CUDA when available).
-        verbose: progress bars.
+        verbose: progress bars (on by default, as in pyterrier_dr; False silences them).
         name: the name the model was loaded by (for ``repr`` and equality).
 
     Raises:
@@ -100,7 +100,7 @@ class BiEncoder:
                  pooling: DensePooling = "mean", normalize: bool = False, similarity: Similarity = "dot",
                  query_prefix: str = "", doc_prefix: str = "", query_max_length: int = 64, doc_max_length: int = 256,
                  batch_size: int = 32, precision: Precision | None = None, device: str | torch.device | None = None,
-                 verbose: bool = False, name: str | None = None):
+                 verbose: bool = True, name: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.query_model = model if query_model is None else query_model
@@ -152,7 +152,7 @@ class BiEncoder:
                         similarity: Similarity | None = None, query_prefix: str | None = None,
                         doc_prefix: str | None = None, query_max_length: int | None = None,
                         doc_max_length: int | None = None, batch_size: int = 32, precision: Precision | None = None,
-                        device: str | torch.device | None = None, verbose: bool = False,
+                        device: str | torch.device | None = None, verbose: bool = True,
                         trust_remote_code: bool = False) -> BiEncoder:
         """Load any Hugging Face encoder or sentence-transformers folder (a hub name in the local cache, a folder,
         or an alias of :mod:`transformers_ir.models` such as ``'all-MiniLM-L6-v2'``) as a bi-encoder.

@@ -9,6 +9,7 @@ import pyterrier as pt
 
 from transformers_ir import _paths
 from transformers_ir._options import ENGINES, Engine
+from transformers_ir._quiet import SCREEN
 from transformers_ir.data import corpus_id
 from transformers_ir.indexes import IndexArtifact, PisaIndex, TerrierIndex
 
@@ -47,7 +48,10 @@ def dataset_index(dataset, engine: Engine = "pisa", *, root: str | Path | None =
         shutil.rmtree(path)
     fields = dataset.text_fields() if hasattr(dataset, "text_fields") else ["text"]
     try:
-        index.build(dataset.get_corpus_iter(verbose=verbose), fields=fields)
+        # our bar on the screen: the dataset's own would be created outside the build's capture and then hidden
+        docs = pt.tqdm(dataset.get_corpus_iter(verbose=False), desc=f"{corpus_id(dataset)} documents", unit="doc",
+                       disable=not verbose, file=SCREEN)
+        index.build(docs, fields=fields)
     except FileExistsError:
         if not index.built():
             raise

@@ -81,7 +81,7 @@ def dataset_doc_weights(dataset, splade: Splade, *, root: str | Path | None = No
 
 def dataset_splade_index(dataset, splade: Splade, *, engine: SparseEngine = "pisa", scale: float = DEFAULT_SCALE,
                          shard_docs: int | None = None, root: str | Path | None = None,
-                         verbose: bool = False) -> SparseIndex:
+                         verbose: bool | None = None) -> SparseIndex:
     """The SPLADE index of ``dataset``'s corpus for ``splade`` and ``engine``: reopened when built, otherwise
     encoded (once, shared by the engines and shardings) and built. ``shard_docs`` (PISA only): one PISA index per
     this many documents, for corpora whose postings do not fit in memory at once (see
@@ -94,7 +94,7 @@ def dataset_splade_index(dataset, splade: Splade, *, engine: SparseEngine = "pis
         scale: the integer quantisation scale.
         shard_docs: documents per PISA shard (None: one index).
         root: the folder of the indexes.
-        verbose: show progress.
+        verbose: show progress (default: the model's ``verbose``, on unless it was built with ``verbose=False``).
 
     Returns:
         The built index.
@@ -123,7 +123,7 @@ def dataset_splade_index(dataset, splade: Splade, *, engine: SparseEngine = "pis
             if not shards_complete(encodings):
                 raise
     try:
-        return index.build(read_shards(encodings), verbose=verbose)
+        return index.build(read_shards(encodings), verbose=bool(splade.verbose if verbose is None else verbose))
     except FileExistsError:
         if not index.built():
             raise

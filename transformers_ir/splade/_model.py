@@ -100,7 +100,7 @@ class Splade:
         query_top_k, doc_top_k: keep only the k largest weights per query / document (None: all).
         threshold: drop weights <= threshold.
         batch_size: texts per forward pass.
-        verbose: progress bars.
+        verbose: progress bars (on by default, as in pyterrier_dr and pyterrier_t5; False silences them).
         device: where the models run (default: CUDA when available).
         precision: of encoding (:meth:`encode` and the stages; :meth:`represent`, for training, is always the
             model's own): ``'fp32'`` (exact; the CPU default), ``'bf16'`` (a bf16 copy of the weights made once;
@@ -115,7 +115,7 @@ class Splade:
 
     def __init__(self, model: nn.Module, *, tokenizer, query_model: nn.Module | None = None, pooling: Pooling = "max",
                  query_max_length: int = 64, doc_max_length: int = 256, query_top_k: int | None = None,
-                 doc_top_k: int | None = None, threshold: float = 0.0, batch_size: int = 32, verbose: bool = False,
+                 doc_top_k: int | None = None, threshold: float = 0.0, batch_size: int = 32, verbose: bool = True,
                  device: str | torch.device | None = None, name: str | None = None, precision: Precision | None = None):
         self.model = model
         self.tokenizer = tokenizer
@@ -158,7 +158,7 @@ class Splade:
     def from_pretrained(cls, name_or_path: str, *, query_model: str | None = None, pooling: Pooling | None = None,
                         query_max_length: int | None = None, doc_max_length: int | None = None,
                         query_top_k: int | None = None, doc_top_k: int | None = None, threshold: float | None = None,
-                        batch_size: int = 32, verbose: bool = False, device: str | torch.device | None = None,
+                        batch_size: int = 32, verbose: bool = True, device: str | torch.device | None = None,
                         precision: Precision | None = None, num_hidden_layers: int | None = None,
                         layers: list[int] | None = None, trust_remote_code: bool = False) -> Splade:
         """Load a masked-LM checkpoint (a Hugging Face name, a local folder, or an alias of

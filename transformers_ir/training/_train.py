@@ -6,6 +6,8 @@ only when the final model is missing, and a killed run resumes from its last che
 from __future__ import annotations
 
 import json
+import math
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -15,6 +17,8 @@ import transformers
 from transformers_ir._atomic import atomic_file
 from transformers_ir._jsonfile import read_json
 from transformers_ir._outputs import claim_work_dir
+from transformers_ir._quiet import SCREEN
+from transformers_ir.training._card import CARD, model_card
 from transformers_ir.training._config import SUMMARY, TrainingSpec, parse_training_config
 from transformers_ir.training._dataset import build_dataset, teacher_scores_cached
 from transformers_ir.training._families import load_family
@@ -46,7 +50,8 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
     """Train the model a config describes; returns the folder of the final model (``<output>/model``), which
     the family's ``from_pretrained`` loads. ``<output>`` also holds ``loss_log.csv``, ``loss.png`` and
     ``training.json`` (config, hash, data report, wall time: this call's, plus the training time of the
-    interrupted runs it resumed).
+    interrupted runs it resumed); the model folder gets a ``README.md`` model card saying what it is, its config
+    and hash and the figures measured while training it.
 
     Args:
         config: a training config (path or parsed).
@@ -70,6 +75,8 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
     started = time.perf_counter()
     dataset, report = build_dataset(spec, verbose=verbose, teacher_model=teacher_model)
     family_obj = load_family(spec, source)
+    if verbose and os.environ.get("RANK", "0") == "0":  # under torchrun, one process says it
+        SCREEN.write(announcement(spec, len(dataset)) + "\n")
     trainer = fit(spec, family_obj, dataset, output, resume=resume, verbose=verbose)
     if trainer.is_world_process_zero():
         family_obj.save_pretrained(spec.model_dir(), overwrite=True)  # atomic: a kill keeps the previous model
@@ -82,8 +89,32 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
                    "seconds": time.perf_counter() - started + trainer.clock.earlier}
         with atomic_file(output / SUMMARY) as f:
             json.dump(summary, f, indent=2, default=str)
+        config_text = Path(spec.path).read_text() if spec.path and Path(spec.path).is_file() else None
+        card = model_card(json.loads(json.dumps(summary, default=str)), config_text=config_text,
+                          loss_log=output / LOSS_LOG)
+        with atomic_file(spec.model_dir() / CARD) as f:  # the folder explains itself when shared
+            f.write(card)
     barrier()  # under torchrun, the other processes read the model and its summary next (a child config, the command)
     return spec.model_dir()
+
+
+def announcement(spec: TrainingSpec, examples: int) -> str:
+    """What training is about to do, said before the (often long) work starts: the model, the data and the
+    number of optimiser steps; the progress bar that follows shows the measured rate and the time left.
+
+    Args:
+        spec: the training config.
+        examples: training groups in the data set.
+
+    Returns:
+        One line.
+    """
+    t = spec.train
+    per_step = t.batch_size * t.gradient_accumulation
+    steps = t.max_steps if t.max_steps > 0 else math.ceil(math.ceil(examples / per_step) * t.epochs)
+    return (f"transformers-ir: training {spec.name} ({spec.model.family}, {spec.loss.name} loss): {examples} "
+            f"examples, {steps} optimiser steps of {per_step} groups; this can take long on a CPU (the progress "
+            f"bar shows the rate and time left)")
 
 
 def trained_model_path(config: str | Path | TrainingSpec) -> Path:
