@@ -38,7 +38,9 @@ CORRECTIONS = ("none", "bonferroni", "sidak", "holm-sidak", "holm", "simes-hochb
                "fdr_tsbh", "fdr_tsbky")
 TESTS = ("t", "wilcoxon")
 TRAIN_CONFIG_KEY = "train_config"  # a stage's model named by its training config (trained when missing)
-SCALE_KEY = "scale"  # a stage run on Ray: scale = { backend = "ray", concurrency = 2, num_gpus = 1, batch_size = 256 }
+# a stage run on Ray: scale = { backend = "ray", concurrency = 2, num_gpus = 1, batch_size = 256 } (a table; a number
+# is the component's own `scale`, e.g. SPLADE's quantisation scale)
+SCALE_KEY = "scale"
 _TOP_KEYS = {"name", "description", "dataset", "evaluation", "systems"}
 _DATASET_KEYS = {"topics", "qrels", "corpus"}
 _EVALUATION_KEYS = {"metrics", "baseline", "correction", "test"}
@@ -252,7 +254,9 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
                      f'"{comp_name}"', after=start)
             if cutoff is not None and (not isinstance(cutoff, int) or isinstance(cutoff, bool) or cutoff < 1):
                 fail(f'"%" must be a positive whole number (the rank cutoff), got {cutoff!r}', '"%"', after=start)
-            scale = params.pop(SCALE_KEY, None)
+            # a table is the Ray key; anything else is the component's own parameter (SPLADE's quantisation scale)
+            scale = params.pop(SCALE_KEY, None) if isinstance(params.get(SCALE_KEY), dict) or \
+                "scale" not in components[comp_name].parameters() else None
             for problem in ([] if scale is None else scale_problems(scale)):
                 fail(f"{problem}, in system {name!r}", SCALE_KEY, after=start)
             train_config = params.pop(TRAIN_CONFIG_KEY, None)
