@@ -76,7 +76,8 @@ def test_the_readme_has_blocks_of_each_kind_and_no_unlabelled_one():
 
 
 @pytest.fixture(scope="module")
-def tiny_families(tmp_path_factory, tiny_mlm_path, tiny_classifier_path, tiny_distilbert_path, tiny_t5_path):
+def tiny_families(tmp_path_factory, tiny_mlm_path, tiny_classifier_path, tiny_distilbert_path, tiny_t5_path,
+                  tiny_encoder_path):
     """For each family the README may load with ``from_pretrained``: a folder holding a tiny model of it."""
     from transformers import AutoModel, AutoTokenizer, T5EncoderModel
 
@@ -90,7 +91,7 @@ def tiny_families(tmp_path_factory, tiny_mlm_path, tiny_classifier_path, tiny_di
                            AutoTokenizer.from_pretrained(tiny_t5_path))
     rankt5.save_pretrained(folder / "rankt5")
     return {"Splade": tiny_mlm_path, "CrossEncoder": tiny_classifier_path, "BertCat": folder / "bert-cat",
-            "RankT5Encoder": folder / "rankt5", "MonoT5": tiny_t5_path}
+            "RankT5Encoder": folder / "rankt5", "MonoT5": tiny_t5_path, "BiEncoder": tiny_encoder_path}
 
 
 class _TinyModels(ast.NodeTransformer):
@@ -135,8 +136,8 @@ def test_small_settings_swap_every_family_and_refuse_an_unknown_one():
     tiny = {"CrossEncoder": Path("/tiny/ce")}
     code = small_settings('ce = CrossEncoder.from_pretrained("org/name", backbone="t5-3b", num_labels=1)', tiny)
     assert code == "ce = CrossEncoder.from_pretrained('/tiny/ce', num_labels=1)"
-    with pytest.raises(pytest.fail.Exception, match=r"\['BiEncoder'\].*tiny_families"):
-        small_settings('m = BiEncoder.from_pretrained("org/name")', tiny)
+    with pytest.raises(pytest.fail.Exception, match=r"\['ColBERT'\].*tiny_families"):
+        small_settings('m = ColBERT.from_pretrained("org/name")', tiny)
 
 
 @needs_data
