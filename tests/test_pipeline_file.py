@@ -63,6 +63,18 @@ def test_good_file_parses(tmp_path):
     assert [str(m) for m in spec.measures] == ["AP", "nDCG@10"]
 
 
+def test_both_measure_spellings(tmp_path):
+    """trec_eval names (what ``pt.Experiment`` takes as strings) are the same measures as ir_measures names; the
+    same measure written both ways is listed twice."""
+    spec = parse_pipeline(write(tmp_path, GOOD.replace('["AP", "nDCG@10"]', '["map", "ndcg_cut_10", "recall_100"]')))
+    assert [str(m) for m in spec.measures] == ["AP", "nDCG@10", "R@100"]
+    assert spec.metrics == ["map", "ndcg_cut_10", "recall_100"]  # shown as written
+    with pytest.raises(PipelineFileError, match="listed twice"):
+        parse_pipeline(write(tmp_path, GOOD.replace('["AP", "nDCG@10"]', '["nDCG@10", "ndcg_cut_10"]')))
+    with pytest.raises(PipelineFileError, match="ir_measures name.*trec_eval one"):
+        parse_pipeline(write(tmp_path, GOOD.replace('["AP", "nDCG@10"]', '["ndcg_cut"]')))  # several cutoffs
+
+
 @pytest.mark.parametrize(
     "old, new, message, line",
     [

@@ -103,6 +103,38 @@ def check_values(**values) -> None:
             raise ValueError(problem)
 
 
+def parse_metric(metric):
+    """An evaluation measure from either spelling a user may know: an ir_measures name (``nDCG@10``, ``AP``,
+    ``RR@10``, ``R@100``) or a trec_eval one, as ``pt.Experiment`` takes them (``ndcg_cut_10``, ``map``,
+    ``recip_rank``, ``recall_100``, ``P_5``); an ir_measures measure object is returned as it is.
+
+    Args:
+        metric: the name, or a measure.
+
+    Returns:
+        The ir_measures measure (``nDCG@10`` for ``ndcg_cut_10``: the two spellings are one measure).
+
+    Raises:
+        ValueError: neither convention knows the name.
+    """
+    import ir_measures
+
+    if not isinstance(metric, str):
+        return metric
+    try:
+        return ir_measures.parse_measure(metric)
+    except (ValueError, NameError, SyntaxError, TypeError, AttributeError, KeyError):
+        pass
+    try:
+        parsed = ir_measures.parse_trec_measure(metric)
+    except (ValueError, NameError, SyntaxError, TypeError, AttributeError, KeyError):
+        parsed = []
+    if len(parsed) == 1:  # a trec_eval family without a cutoff (``ndcg_cut``) stands for several measures
+        return parsed[0]
+    raise ValueError(f"unknown metric {metric!r}: use an ir_measures name (nDCG@10, AP, RR@10, R@100, P@5) or a "
+                     f"trec_eval one (ndcg_cut_10, map, recip_rank, recall_100, P_5)")
+
+
 def metric_problem(measure) -> str | None:
     """Why an ir_measures measure cannot be evaluated, or None: its cutoff and relevance level must be positive
     whole numbers (trec_eval aborts the whole process on a cutoff of 0), and an evaluator must compute it."""

@@ -53,3 +53,6 @@ def test_tuning_picks_the_weight_that_ranks_the_relevant_document_first():
     run_b = pd.DataFrame({"qid": ["1", "1"], "docno": ["w", "x"], "score": [10.0, 0.0]})
     weights, value = tune_interpolation([RUN_A, run_b], QUERIES[:1], qrels, metric="RR@10", grid=[0.0, 0.5, 1.0])
     assert weights == [0.0, 1.0] and value == 1.0
+    # the trec_eval spelling is the same measure
+    assert tune_interpolation([RUN_A, run_b], QUERIES[:1], qrels, metric="recip_rank", grid=[0.0, 0.5, 1.0]) == (
+        [0.0, 1.0], 1.0)

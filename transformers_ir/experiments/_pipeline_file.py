@@ -6,7 +6,7 @@ Example (``pipelines/vaswani.toml``)::
     topics = "irds:vaswani"          # qrels default to the topics' dataset, the corpus too
 
     [evaluation]
-    metrics = ["AP", "nDCG"]         # ir_measures names
+    metrics = ["AP", "nDCG"]         # ir_measures names (trec_eval ones too: "map", "ndcg_cut_10")
     baseline = "terrier-bm25"        # significance tests against this system
     correction = "holm"              # multiple-testing correction (statsmodels' names, or "none")
 
@@ -26,9 +26,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ir_measures
 
-from transformers_ir._values import file_name, metric_problem, system_name_problem, value_problem
+from transformers_ir._values import file_name, metric_problem, parse_metric, system_name_problem, value_problem
 from transformers_ir.errors import PipelineFileError, UsageError
 from transformers_ir.registry import CUTOFF_KEY, registry
 from transformers_ir.scale import scale_problems
@@ -70,7 +69,7 @@ class PipelineSpec:
         path: the file.
         name: its ``name`` (default: the file's stem).
         topics, qrels, corpus: the dataset ids (qrels and corpus default to the topics').
-        metrics: the ir_measures names as written; ``measures`` the parsed measures.
+        metrics: the measure names as written (ir_measures or trec_eval); ``measures`` the parsed measures.
         systems: the systems, each a tuple of stages.
         baseline: the system the others are tested against (None: no tests).
         correction: the multiple-testing correction (statsmodels' name, or ``"none"``).
@@ -188,15 +187,15 @@ def parse_pipeline(path: str | Path) -> PipelineSpec:
         fail(f"unknown key {key!r} in [evaluation] (valid: {', '.join(sorted(_EVALUATION_KEYS))})", key)
     metrics = evaluation.get("metrics")
     if not metrics or not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        fail('[evaluation] needs metrics = [...], ir_measures names such as "nDCG@10", "AP", "RR@10", "R@100"',
+        fail('[evaluation] needs metrics = [...], ir_measures names such as "nDCG@10", "AP", "RR@10", "R@100" '
+             '(or trec_eval names such as "ndcg_cut_10", "map")',
              "metrics", "[evaluation]")
     measures = []
     for metric in metrics:
         try:
-            measure = ir_measures.parse_measure(metric)
-        except (ValueError, NameError, SyntaxError, TypeError, AttributeError, KeyError):
-            fail(f"unknown metric {metric!r}: use an ir_measures name such as nDCG@10, AP, RR@10, R@100, P@5",
-                 f'"{metric}"', "metrics")
+            measure = parse_metric(metric)
+        except ValueError as e:
+            fail(str(e), f'"{metric}"', "metrics")
         problem = metric_problem(measure)
         if problem:
             fail(f"metric {metric!r} cannot be evaluated: {problem}", f'"{metric}"', "metrics")

@@ -19,6 +19,7 @@ from transformers_ir._options import FUSION_METHODS as METHODS
 from transformers_ir._options import FusionMethod as Method
 from transformers_ir._ranking import check_cutoff, check_finite, check_unique, evaluation_frame, minmax, rank_results
 from transformers_ir._validate import require_columns
+from transformers_ir._values import parse_metric
 from transformers_ir.errors import RankingError
 
 
@@ -157,7 +158,7 @@ def tune_interpolation(runs: Sequence[pd.DataFrame], topics: pd.DataFrame, qrels
         runs: the two systems' result frames on the training queries.
         topics: those queries.
         qrels: their judgments.
-        metric: the measure to maximise (an ir_measures name or measure).
+        metric: the measure to maximise (an ir_measures or trec_eval name, or a measure).
         grid: the weights ``w`` tried for the first run.
 
     Returns:
@@ -168,7 +169,7 @@ def tune_interpolation(runs: Sequence[pd.DataFrame], topics: pd.DataFrame, qrels
     """
     if len(runs) != 2:
         raise ValueError("tune_interpolation tunes two runs; fuse more with equal weights or RRF")
-    measure = ir_measures.parse_measure(metric) if isinstance(metric, str) else metric
+    measure = parse_metric(metric)
     qrels = qrels.rename(columns={"qid": "query_id", "docno": "doc_id", "label": "relevance"})
     best = ([0.5, 0.5], -1.0)
     for w in grid:
