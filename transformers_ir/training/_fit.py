@@ -22,7 +22,8 @@ from transformers_ir.training._modules import (
     SpladeTrainingModule,
 )
 from transformers_ir.training._tables import DUAL_ENCODER_FAMILIES
-from transformers_ir.training._trainer import RankingTrainer, last_checkpoint
+from transformers_ir._quiet import SCREEN
+from transformers_ir.training._trainer import RankingTrainer, TimeEstimate, last_checkpoint
 
 _log = logging.getLogger(__name__)
 
@@ -131,6 +132,9 @@ def fit(spec: TrainingSpec, family_obj, dataset: GroupDataset, output: Path, *, 
     module, collator = training_module(spec, family_obj)
     checkpoints = output / "checkpoints"
     head = new_parameters(module, starting_point(spec)) if spec.train.head_learning_rate else set()
+    callbacks = list(callbacks or [])
+    if verbose and os.environ.get("RANK", "0") == "0":  # under torchrun, one process says it
+        callbacks.append(TimeEstimate(spec.name, write=SCREEN.write))
     trainer = RankingTrainer(model=module, args=training_arguments(spec, checkpoints, verbose=verbose),
                              train_dataset=dataset, data_collator=collator, head_parameters=head,
                              head_learning_rate=spec.train.head_learning_rate, callbacks=callbacks)

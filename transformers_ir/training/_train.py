@@ -100,18 +100,19 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
 
 def announcement(spec: TrainingSpec, examples: int) -> str:
     """What training is about to do, said before the (often long) work starts: the model, the data and the
-    number of optimiser steps; the progress bar that follows shows the measured rate and the time left.
+    number of optimiser steps; after the first steps, a line says the time left at the measured rate
+    (:class:`TimeEstimate`), and the progress bar keeps it current.
 
     Args:
         spec: the training config.
-        examples: training groups in the data set.
+        examples: training groups in the data set, every epoch's (:class:`GroupDataset` holds the epochs).
 
     Returns:
         One line.
     """
     t = spec.train
-    per_step = t.batch_size * t.gradient_accumulation
-    steps = t.max_steps if t.max_steps > 0 else math.ceil(math.ceil(examples / per_step) * t.epochs)
+    per_step = t.batch_size * t.gradient_accumulation * max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    steps = t.max_steps if t.max_steps > 0 else math.ceil(examples / per_step)  # the epochs are in the examples
     return (f"transformers-ir: training {spec.name} ({spec.model.family}, {spec.loss.name} loss): {examples} "
             f"examples, {steps} optimiser steps of {per_step} groups; this can take long on a CPU (the progress "
             f"bar shows the rate and time left)")

@@ -87,6 +87,50 @@ class TrainingClock(transformers.TrainerCallback, ExportableState):
         return float(saved.get(TrainingClock.__name__, {}).get("args", {}).get("earlier", 0.0))
 
 
+def rough_duration(seconds: float) -> str:
+    """``seconds`` as a person says it: ``40 s``, ``12 min``, ``1 h 20 min``."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class TimeEstimate(transformers.TrainerCallback):
+    """Says, once, how long the rest of training will take at the rate measured over its first steps (a resumed
+    run's first steps after the checkpoint), when that is more than ``at_least`` seconds; the progress bar keeps
+    the estimate current afterwards.
+
+    Args:
+        name: what is trained (the config's name).
+        steps: optimiser steps measured before the estimate.
+        at_least: say nothing for shorter work.
+        write: where the line goes.
+        clock: seconds, monotonic.
+    """
+
+    def __init__(self, name: str, *, steps: int = 3, at_least: float = 60.0, write=None, clock=time.perf_counter):
+        self.name, self.steps, self.at_least = name, steps, at_least
+        self.write = write or (lambda line: None)
+        self.clock = clock
+        self._start: tuple[int, float] | None = None
+        self.said: str | None = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self._start is None:
+            self._start = (state.global_step, self.clock())
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.said is not None or self._start is None or state.global_step - self._start[0] < self.steps:
+            return
+        done = state.global_step - self._start[0]
+        per_step = (self.clock() - self._start[1]) / done
+        left = max(0, state.max_steps - state.global_step) * per_step
+        self.said = (f"transformers-ir: {self.name}: about {rough_duration(left)} left "
+                     f"({per_step:.1f} s a step over the first {done}, {state.max_steps - state.global_step} to go)")
+        if left >= self.at_least:
+            self.write(self.said + "\n")
+
+
 class RankingTrainer(transformers.Trainer):
     """``transformers.Trainer`` for our training modules (see the module docstring for what differs).
 
