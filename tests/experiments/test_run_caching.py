@@ -168,3 +168,14 @@ def test_stages_naming_different_training_configs_are_not_shared(tmp_path, tiny_
     assert sources == [["cache", "computed", "cache"], ["shared", "shared", "cache"]]
     a, b = (r.results.sort_values(["qid", "docno"])["score"].to_numpy() for r in result.runs)
     assert abs(a - b).max() > 1e-4, "each system is scored by the model its own config trains"
+    # each trained model's card records the figures of the system it is a stage of, as measured
+    measured = {row["name"]: row["nDCG@10"] for row in result.metrics_by_system()}
+    for name in ("a", "b"):
+        card = (tmp_path / name / "model" / "README.md").read_text()
+        section = card.split("## Measured effectiveness")[1]
+        assert f"| p | ce-{name} | irds:vaswani | {measured[f'ce-{name}']:.4f} |" in section
+        assert f"ce-{'b' if name == 'a' else 'a'}" not in section
+    run_experiment(path, verbose=False, cache_dir=tmp_path / "caches")  # a second run replaces its entry
+    card = (tmp_path / "a" / "model" / "README.md").read_text()
+    assert card.count("## Measured effectiveness") == 1 and card.count("| p | ce-a |") == 1
+    assert "## Training config" in card  # the rest of the card is kept

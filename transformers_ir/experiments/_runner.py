@@ -291,4 +291,23 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cac
     for column in ("query_nnz", "doc_nnz", "flops"):
         if any(column in r.sparsity for r in runs):
             table[column] = [r.sparsity.get(column) for r in runs]
-    return ExperimentResult(spec, topics, qrels, runs, table, perquery)
+    result = ExperimentResult(spec, topics, qrels, runs, table, perquery)
+    _record_in_model_cards(result)
+    return result
+
+
+def _record_in_model_cards(result: ExperimentResult) -> None:
+    """Each trained model's card gets the figures of the systems it is a stage of (a shared folder says how good
+    it is); a folder that cannot be written loses nothing but the record, said in a warning."""
+    figures = {row["name"]: row for row in result.metrics_by_system()}
+    for system in result.spec.systems:
+        for stage in system.stages:
+            if stage.train_config is None:
+                continue
+            model_dir = training.trained_model_path(stage.train_config)
+            try:
+                training.record_figures(model_dir, pipeline=result.spec.name, system=system.name,
+                                        topics=result.spec.topics,
+                                        figures={k: v for k, v in figures[system.name].items() if k != "name"})
+            except (OSError, TransformersIRError) as e:
+                _log.warning("the figures of system %r were not recorded in %s: %s", system.name, model_dir, e)
