@@ -150,3 +150,37 @@ def test_pyterrier_finds_our_datasets_through_its_provider_entry_point():
     ours = pt.get_dataset("transformers-ir:cranfield")
     assert isinstance(ours, OfflineDataset) and isinstance(ours, pt.datasets.Dataset)
     assert set(ours.get_qrels()["label"]) <= set(CRANFIELD_LABELS.values())
+
+
+class _Corpus:
+    """A dataset that knows how many documents it has, as ir_datasets' do."""
+
+    def __init__(self, n, count=None):
+        self.docs = [{"docno": f"d{i}", "title": f"t{i}", "text": f"body {i}"} for i in range(n)]
+        self.count = count
+
+    def text_fields(self):
+        return ["title", "text"]
+
+    def get_corpus_iter(self, verbose=False):
+        return iter(self.docs)
+
+    def irds_ref(self):
+        if self.count is None:
+            raise AttributeError("no ir_datasets dataset")
+        return type("Ref", (), {"docs_count": lambda _: self.count, "dataset_id": lambda _: "demo"})()
+
+
+def test_corpus_docs_says_what_it_reads_for_and_shows_the_total(capsys):
+    """Encoding a corpus first says what for and how many documents, then one bar over the whole corpus counts
+    to its total (the time left at the measured rate); without ``progress`` nothing is shown."""
+    from transformers_ir.data import corpus_docs
+
+    docs = list(corpus_docs(_Corpus(250, count=250), progress="encoding for demo"))
+    assert docs[3] == {"docno": "d3", "text": "t3 body 3"}
+    err = capsys.readouterr().err
+    assert "transformers-ir: encoding for demo: 250 documents of" in err and "250/250" in err
+    assert list(corpus_docs(_Corpus(5))) == list(corpus_docs(_Corpus(5), progress=None))
+    assert capsys.readouterr().err == ""
+    list(corpus_docs(_Corpus(5), progress="encoding for demo"))  # a corpus that does not say its size
+    assert "encoding for demo: the documents of" in capsys.readouterr().err

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 import pandas as pd
 import pyterrier as pt
 
+from transformers_ir._quiet import SCREEN
+from transformers_ir.data._datasets import corpus_id
 from transformers_ir.errors import DocnoNotInCorpus
 
 
@@ -42,17 +44,39 @@ class JoinFields(pt.Transformer):
         return f"JoinFields({self.fields!r})"
 
 
-def corpus_docs(dataset, *, text_field: str = "text") -> Iterator[dict]:
+def corpus_size(dataset) -> int | None:
+    """The number of documents in ``dataset``'s corpus when it says (ir_datasets' ``docs_count``), else None."""
+    try:
+        count = dataset.irds_ref().docs_count()
+    except Exception:  # noqa: BLE001 - not an ir_datasets dataset, or one that does not know
+        return None
+    return int(count) if isinstance(count, int) and count >= 0 else None
+
+
+def corpus_docs(dataset, *, text_field: str = "text", progress: str | None = None) -> Iterator[dict]:
     """``{docno, text_field}`` for every document of a dataset's corpus, its text fields joined with a space
     (title + body for BEIR, as :class:`JoinFields` and ir_datasets' default_text do): what encoders index.
 
     Args:
         dataset: a dataset whose ``text_fields()`` name the fields (else ``text_field`` alone is read).
         text_field: the field that receives the joined text.
+        progress: what the documents are read for (``"encoding for X's vector index"``): said in one line
+            before the first document, then a progress bar over the corpus shows the total and the time left at
+            the measured rate. None: nothing is shown.
 
-    Yields:
-        One dict per document, in corpus order.
+    Returns:
+        One dict per document, in corpus order (an iterator).
     """
+    docs = _joined(dataset, text_field)
+    if progress is None:
+        return docs
+    total = corpus_size(dataset)
+    SCREEN.write(f"transformers-ir: {progress}: "
+                 f"{'the' if total is None else f'{total:,}'} documents of {corpus_id(dataset)}\n")
+    return iter(pt.tqdm(docs, total=total, desc=progress, unit="doc", file=SCREEN))
+
+
+def _joined(dataset, text_field: str) -> Iterator[dict]:
     fields = dataset.text_fields() if hasattr(dataset, "text_fields") else [text_field]
     for doc in dataset.get_corpus_iter(verbose=False):
         text = " ".join(str(doc.get(f) or "") for f in fields).strip()

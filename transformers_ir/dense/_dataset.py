@@ -74,7 +74,8 @@ def dataset_dense_index(dataset, model: BiEncoder, *, hnsw: bool | dict = False,
     exact = VectorIndex(folder / "exact", verbose=verbose)
     if _fresh(exact):
         try:
-            model.indexer(exact, verbose=verbose).index(corpus_docs(dataset))
+            docs = corpus_docs(dataset, progress=f"encoding for {model!r}'s vector index" if verbose else None)
+            model.indexer(exact, verbose=False).index(docs)  # one bar over the corpus, not one per chunk
         except FileExistsError:  # another process built it meanwhile
             if not exact.built:
                 raise

@@ -118,7 +118,9 @@ def dataset_splade_index(dataset, splade: Splade, *, engine: SparseEngine = "pis
     if not shards_complete(encodings):
         clear_stale_shards(encodings)
         try:
-            encode_shard(splade, corpus_docs(dataset), encodings, rank=0, world_size=1, verbose=verbose)
+            shown = bool(splade.verbose if verbose is None else verbose)
+            docs = corpus_docs(dataset, progress=f"encoding for {splade!r}'s {engine} index" if shown else None)
+            encode_shard(splade, docs, encodings, rank=0, world_size=1, verbose=False)  # one bar over the corpus
         except FileExistsError:  # another process encoded the corpus meanwhile
             if not shards_complete(encodings):
                 raise
