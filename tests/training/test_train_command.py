@@ -132,7 +132,8 @@ def test_training_says_what_it_will_do_before_it_starts():
     assert line.startswith("transformers-ir: training minilm-scifact (cross-encoder, grouped-softmax loss)")
     assert "809 examples, 203 optimiser steps of 4 groups" in line
     # the dataset holds every epoch's groups: three epochs of 919 groups in batches of 2 are 1379 steps, not 3x that
-    spec = parse_training_config(Path(__file__).resolve().parents[2] / "pipelines" / "train" / "minilm-scifact-top30.toml")
+    spec = parse_training_config(Path(__file__).resolve().parents[2] / "pipelines" / "train"
+                                 / "minilm-scifact-top30.toml")
     assert "2757 examples, 1379 optimiser steps of 2 groups" in announcement(spec, 2757)
 
 
@@ -155,7 +156,8 @@ def test_training_says_the_time_left_at_the_measured_rate():
 
     lines = run(1000)
     assert lines == ["transformers-ir: demo: about 66 min left (4.0 s a step over the first 3, 997 to go)\n"]
-    assert run(1000, start=900) == ["transformers-ir: demo: about 6 min left (4.0 s a step over the first 3, 97 to go)\n"]
+    assert run(1000, start=900) == [
+        "transformers-ir: demo: about 6 min left (4.0 s a step over the first 3, 97 to go)\n"]
     assert run(10) == []  # 28 s: not worth a line
     assert [rough_duration(s) for s in (0.2, 40, 600, 5400, 4 * 3600 + 61)] == ["1 s", "40 s", "10 min", "1 h 30 min",
                                                                                   "4 h 01 min"]

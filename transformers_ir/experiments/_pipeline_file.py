@@ -26,7 +26,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from transformers_ir._values import file_name, metric_problem, parse_metric, system_name_problem, value_problem
 from transformers_ir.errors import PipelineFileError, UsageError
 from transformers_ir.registry import CUTOFF_KEY, registry

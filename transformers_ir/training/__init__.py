@@ -15,7 +15,8 @@ __all__ = [
     "PointwiseBCELoss", "RankIBNLoss", "RankingLoss", "RankingTrainer", "SpladeBatch", "SpladeCollator",
     "SpladeTrainingModule", "TrainingGroup", "TrainingSpec", "build_dataset", "build_groups", "ensure_trained", "fit",
     "last_checkpoint", "load_family", "pairs_to_score", "parse_training_config", "predict_teacher_scores",
-    "read_teacher_scores", "read_triples", "record_figures", "train", "trained_model_path", "training_summary", "write_teacher_scores"
+    "read_teacher_scores", "read_triples", "record_figures", "train", "trained_model_path", "training_summary",
+    "write_teacher_scores"
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__, {
     "._card": ["record_figures"],

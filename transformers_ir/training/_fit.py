@@ -11,6 +11,7 @@ import transformers
 
 from transformers_ir import _checkpoint
 from transformers_ir._device import infer_device, resolve_precision
+from transformers_ir._quiet import SCREEN
 from transformers_ir.training._config import TrainingSpec
 from transformers_ir.training._data import GroupDataset
 from transformers_ir.training._families import starting_point
@@ -22,7 +23,6 @@ from transformers_ir.training._modules import (
     SpladeTrainingModule,
 )
 from transformers_ir.training._tables import DUAL_ENCODER_FAMILIES
-from transformers_ir._quiet import SCREEN
 from transformers_ir.training._trainer import RankingTrainer, TimeEstimate, last_checkpoint
 
 _log = logging.getLogger(__name__)
