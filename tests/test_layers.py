@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "transformers_ir"
 
 CORE = {"_atomic", "_batching", "_checkpoint", "_cutoff", "_device", "_errors", "_identity", "_jsonfile", "_lazy",
-        "_options", "_outputs", "_paths", "_quiet", "_ranking", "_safe_io", "_shards", "_validate", "_values",
-        "_version", "errors", "models", "registry"}
+        "_options", "_outputs", "_paths", "_quiet", "_ranking", "_safe_io", "_shards", "_stages", "_validate",
+        "_values", "_version", "errors", "models", "registry"}
 LAYERS = [CORE, {"data", "indexes", "caching"}, {"first_stage", "splade", "cross_encoders", "dense"},
           {"scale"}, {"components"}, {"training"}, {"experiments"}, {"cli"}]
 

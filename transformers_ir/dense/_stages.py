@@ -2,17 +2,15 @@
 names them) and the re-scorer."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyterrier as pt
 
-from transformers_ir._batching import CHUNK_BATCHES, chunked
-from transformers_ir._quiet import SCREEN
 from transformers_ir._ranking import rank_results
-from transformers_ir._validate import check_encoder_input, input_error, refuse_missing_queries, stage_repr
+from transformers_ir._stages import EncoderStage, ModelStage
+from transformers_ir._validate import input_error, refuse_missing_queries, stage_repr
 
 if TYPE_CHECKING:  # the family object builds these stages: _model imports this module, not the reverse
     from transformers_ir.dense._model import BiEncoder
@@ -38,7 +36,7 @@ def stack_vectors(column: pd.Series, name: str) -> np.ndarray:
     return matrix
 
 
-class DenseEncoder(pt.Transformer):
+class DenseEncoder(EncoderStage):
     """Adds ``query_vec`` to queries (``rep='query'``) or ``doc_vec`` to documents (``rep='doc'``).
     Built by :meth:`BiEncoder.query_encoder` / :meth:`BiEncoder.doc_encoder`.
 
@@ -53,69 +51,21 @@ class DenseEncoder(pt.Transformer):
         verbose: show progress (default: the model's).
     """
 
+    OUT_FIELDS = ("query_vec", "doc_vec")
+    LABEL = "dense"
+
     def __init__(self, model: BiEncoder, *, rep: str = "doc", text_field: str = "text",
                  batch_size: int | None = None, verbose: bool | None = None):
-        self.model = model
-        self.rep = rep
-        self.text_field = "query" if rep == "query" else text_field
-        self.out_field = "query_vec" if rep == "query" else "doc_vec"
-        self.batch_size = batch_size
-        self.verbose = verbose
+        super().__init__(model, rep=rep, text_field=text_field, batch_size=batch_size, verbose=verbose)
 
-    def _encode(self, texts, verbose: bool | None = None) -> np.ndarray:
-        return self.model.encode(texts, self.rep, batch_size=self.batch_size,
-                                 verbose=self.verbose if verbose is None else verbose)
+    def encode_texts(self, texts: list[str], verbose: bool | None) -> np.ndarray:
+        return self.model.encode(texts, self.rep, batch_size=self.batch_size, verbose=verbose)
 
-    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
-        check_encoder_input(inp, self.rep, self.text_field)
-        if len(inp) == 0:
-            return inp.assign(**{self.out_field: pd.Series(dtype=object)})
-        return inp.assign(**{self.out_field: _column(self._encode(inp[self.text_field].tolist()), inp.index)})
-
-    def transform_iter(self, inp: Iterable[dict]) -> Iterator[dict]:
-        """Streams documents (dicts) with ``doc_vec`` added, a few batches at a time: feeds an indexer with
-        memory bounded by the chunk, whatever the corpus's size."""
-        chunk_size = (self.batch_size or self.model.batch_size) * CHUNK_BATCHES
-        verbose = self.model.verbose if self.verbose is None else self.verbose
-        docs = pt.tqdm(inp, desc=f"dense {self.rep} encoding", unit=self.rep, file=SCREEN) if verbose else inp
-        for chunk in chunked(docs, chunk_size):
-            for doc in chunk:
-                if self.text_field not in doc:
-                    raise KeyError(f"{self.rep} {doc.get('docno', doc.get('qid', '?'))!r} has no "
-                                   f"{self.text_field!r} field (fields: {sorted(doc)}): give "
-                                   f"doc_encoder(text_field=...)")
-                if self.rep == "query" and pd.isna(doc[self.text_field]):
-                    raise ValueError(f"query {doc.get('qid', '?')!r} is missing (None/NaN): fill it or drop it")
-            vectors = self._encode([d[self.text_field] for d in chunk], verbose=False)
-            for doc, vector in zip(chunk, vectors):
-                yield {**doc, self.out_field: vector}
-
-    def _config(self) -> tuple:
-        return (self.model, self.rep, self.text_field, self.batch_size)
-
-    def cache_key(self) -> dict:
-        """What decides the vectors: the model's side for this rep and its settings, the text field."""
-        return {**self.model.cache_key(self.rep), "rep": self.rep, "text_field": self.text_field}
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and self._config() == other._config()
-
-    def __hash__(self) -> int:
-        return hash(self._config())
-
-    @property
-    def precision_choice(self):
-        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
-        return self.model.precision_choice
-
-    def __repr__(self) -> str:
-        if self.rep == "query":
-            return stage_repr(self.model, "query_encoder", batch_size=self.batch_size)
-        text_field = None if self.text_field == "text" else self.text_field
-        return stage_repr(self.model, "doc_encoder", text_field=text_field, batch_size=self.batch_size)
+    def as_column(self, values: np.ndarray, index: pd.Index) -> pd.Series:
+        return _column(values, index)
 
 
-class DenseScorer(pt.Transformer):
+class DenseScorer(ModelStage):
     """Re-ranks a result frame (``qid, query, docno`` + text) by the similarity of query and document vectors.
     Each distinct query and document is encoded once; ``query_vec`` / ``doc_vec`` already in the frame are used.
     Built by :meth:`BiEncoder.scorer`.
@@ -201,17 +151,6 @@ class DenseScorer(pt.Transformer):
         """What decides the scores: both sides of the model and their settings, the text field (stored vectors
         are the model's own: the index was built by it)."""
         return {**self.model.cache_key(), "text_field": self.text_field}
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and self._config() == other._config()
-
-    def __hash__(self) -> int:
-        return hash(self._config())
-
-    @property
-    def precision_choice(self):
-        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
-        return self.model.precision_choice
 
     def __repr__(self) -> str:
         text_field = None if self.text_field == "text" else self.text_field

@@ -1,7 +1,6 @@
 """SPLADE's PyTerrier stages: the query and document encoders and the re-scorer."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -9,16 +8,16 @@ import pandas as pd
 import pyterrier as pt
 import scipy.sparse as sp
 
-from transformers_ir._batching import CHUNK_BATCHES, chunked
-from transformers_ir._quiet import SCREEN
 from transformers_ir._ranking import rank_results
-from transformers_ir._validate import check_encoder_input, input_error, stage_repr
+from transformers_ir._stages import EncoderStage, ModelStage
+from transformers_ir._validate import input_error, stage_repr
 from transformers_ir.indexes import toks_matrix
 
 if TYPE_CHECKING:  # the family object builds these stages: _model imports this module, not the reverse
     from transformers_ir.splade._model import Splade
 
-class SpladeEncoder(pt.Transformer):
+
+class SpladeEncoder(EncoderStage):
     """Adds ``query_toks`` to queries (``rep='query'``) or ``toks`` to documents (``rep='doc'``).
     Built by :meth:`Splade.query_encoder` / :meth:`Splade.doc_encoder`.
 
@@ -30,68 +29,19 @@ class SpladeEncoder(pt.Transformer):
         verbose: show progress (default: the model's).
     """
 
+    MODEL_ARG = "splade"
+    OUT_FIELDS = ("query_toks", "toks")
+    LABEL = "SPLADE"
+
     def __init__(self, splade: Splade, *, rep: str = "doc", text_field: str = "text", batch_size: int | None = None,
                  verbose: bool | None = None):
-        self.splade = splade
-        self.rep = rep
-        self.text_field = "query" if rep == "query" else text_field
-        self.out_field = "query_toks" if rep == "query" else "toks"
-        self.batch_size = batch_size
-        self.verbose = verbose
+        super().__init__(splade, rep=rep, text_field=text_field, batch_size=batch_size, verbose=verbose)
 
-    def _encode(self, texts: list[str], verbose: bool | None = None) -> list[dict[str, float]]:
-        return self.splade.encode_toks(texts, self.rep, batch_size=self.batch_size,
-                                       verbose=self.verbose if verbose is None else verbose)
-
-    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
-        check_encoder_input(inp, self.rep, self.text_field)
-        if len(inp) == 0:
-            return inp.assign(**{self.out_field: pd.Series(dtype=object)})
-        return inp.assign(**{self.out_field: self._encode(inp[self.text_field].tolist())})
-
-    def transform_iter(self, inp: Iterable[dict]) -> Iterator[dict]:
-        """Streams documents (dicts) with ``toks`` added, a few batches at a time: feeds an indexer."""
-        chunk_size = (self.batch_size or self.splade.batch_size) * CHUNK_BATCHES
-        verbose = self.splade.verbose if self.verbose is None else self.verbose
-        docs = pt.tqdm(inp, desc=f"SPLADE {self.rep} encoding", unit=self.rep, file=SCREEN) if verbose else inp
-        for chunk in chunked(docs, chunk_size):
-            for doc in chunk:
-                if self.text_field not in doc:
-                    raise KeyError(f"document {doc.get('docno', '?')!r} has no {self.text_field!r} field "
-                                   f"(fields: {sorted(doc)}): give doc_encoder(text_field=...)")
-            yield from self._with_toks(chunk)
-
-    def _with_toks(self, docs: list[dict]) -> Iterator[dict]:
-        toks = self._encode([d[self.text_field] for d in docs], verbose=False)
-        for doc, t in zip(docs, toks):
-            yield {**doc, self.out_field: t}
-
-    def _config(self) -> tuple:
-        return (self.splade, self.rep, self.text_field, self.batch_size)
-
-    def cache_key(self) -> dict:
-        """What decides the weights: the model's side for this rep and its settings, the text field."""
-        return {**self.splade.cache_key(self.rep), "rep": self.rep, "text_field": self.text_field}
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and self._config() == other._config()
-
-    def __hash__(self) -> int:
-        return hash(self._config())
-
-    @property
-    def precision_choice(self):
-        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
-        return self.splade.precision_choice
-
-    def __repr__(self) -> str:
-        if self.rep == "query":
-            return stage_repr(self.splade, "query_encoder", batch_size=self.batch_size)
-        text_field = None if self.text_field == "text" else self.text_field
-        return stage_repr(self.splade, "doc_encoder", text_field=text_field, batch_size=self.batch_size)
+    def encode_texts(self, texts: list[str], verbose: bool | None) -> list[dict[str, float]]:
+        return self.splade.encode_toks(texts, self.rep, batch_size=self.batch_size, verbose=verbose)
 
 
-class SpladeScorer(pt.Transformer):
+class SpladeScorer(ModelStage):
     """Re-ranks a result frame (``qid, query, docno`` + text) by the sparse dot product of SPLADE weights.
     Each distinct query and document is encoded once. Built by :meth:`Splade.scorer`.
 
@@ -103,6 +53,8 @@ class SpladeScorer(pt.Transformer):
         batch_size: texts per forward pass (default: the model's).
         verbose: show progress (default: the model's).
     """
+
+    MODEL_ARG = "splade"
 
     def __init__(self, splade: Splade, *, text_field: str = "text", text_loader: pt.Transformer | None = None,
                  doc_weights=None, batch_size: int | None = None, verbose: bool | None = None):
@@ -156,17 +108,6 @@ class SpladeScorer(pt.Transformer):
     def cache_key(self) -> dict:
         """What decides the scores: both sides of the model and their settings, the text field."""
         return {**self.splade.cache_key(), "text_field": self.text_field}
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and self._config() == other._config()
-
-    def __hash__(self) -> int:
-        return hash(self._config())
-
-    @property
-    def precision_choice(self):
-        """The model's :class:`~transformers_ir._device.PrecisionChoice` (recorded in the experiment manifest)."""
-        return self.splade.precision_choice
 
     def __repr__(self) -> str:
         text_field = None if self.text_field == "text" else self.text_field
