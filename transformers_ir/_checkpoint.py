@@ -13,12 +13,14 @@ written before it (``reranker.json`` by the re-rankers, ``splade_config.json`` b
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from transformers_ir import _safe_io
+from transformers_ir._atomic import atomic_dir
 from transformers_ir._jsonfile import read_json
 from transformers_ir.errors import CorruptFile, IncompleteCheckpoint
 from transformers_ir.models import resolve_model
@@ -33,6 +35,41 @@ SHARD_INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.js
 #: Files that hold a tokenizer's vocabulary (one is needed; ``tokenizer_config.json`` alone holds none).
 VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
                     "tokenizer.model")
+
+
+#: The folder of a dual encoder's separate query-side model, inside its checkpoint.
+QUERY_FOLDER = "query"
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """A checkpoint folder written atomically: the block fills a temporary sibling, renamed onto ``path`` when it
+    succeeds (a kill leaves the previous folder, or none, never a half-written one).
+
+    Args:
+        path: the folder to write.
+        overwrite: replace an existing folder.
+
+    Yields:
+        The temporary folder to fill.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
+    with atomic_dir(path, overwrite=overwrite) as tmp:
+        yield tmp
+
+
+def save_encoders(folder: Path, model, tokenizer, query_model=None) -> None:
+    """A dual encoder's Hugging Face parts: the (document-side or shared) model and the tokenizer in ``folder``, a
+    separate query-side model in its :data:`QUERY_FOLDER`."""
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    if query_model is not None and query_model is not model:
+        query_model.save_pretrained(Path(folder) / QUERY_FOLDER)
 
 
 def checkpoint_dir(name_or_path: str | os.PathLike) -> Path:

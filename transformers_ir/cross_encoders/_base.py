@@ -15,7 +15,6 @@ import pyterrier as pt
 import torch
 
 from transformers_ir import _checkpoint, _device
-from transformers_ir._atomic import atomic_dir
 from transformers_ir._batching import longest_first
 from transformers_ir._identity import tokenizer_hash, weights_hash
 from transformers_ir._options import NORMALISE, Normalise, Precision
@@ -269,9 +268,7 @@ class Reranker(pt.Transformer):
             FileExistsError: ``path`` exists and ``overwrite`` is False.
         """
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
-        with atomic_dir(path, overwrite=overwrite) as tmp:
+        with _checkpoint.writing(path, overwrite=overwrite) as tmp:
             self._save_model(tmp)
             self.tokenizer.save_pretrained(tmp)
             settings = {key: getattr(self, key) for key in self.config_keys}

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from transformers_ir import _checkpoint, _device
-from transformers_ir._atomic import atomic_dir
 from transformers_ir._batching import length_sorted_batches
 from transformers_ir._identity import json_hash, tokenizer_hash, weights_hash
 from transformers_ir._options import DensePooling, Precision, Similarity, VectorMethod
@@ -26,7 +25,6 @@ from transformers_ir.dense._stages import DenseEncoder, DenseScorer
 from transformers_ir.errors import ModelMismatch
 
 Rep = Literal["query", "doc"]
-QUERY_FOLDER = "query"
 _SETTINGS = ("pooling", "normalize", "similarity", "query_prefix", "doc_prefix", "query_max_length",
              "doc_max_length")
 _DEFAULTS = {"pooling": "mean", "normalize": False, "similarity": "dot", "query_prefix": "", "doc_prefix": "",
@@ -181,8 +179,8 @@ class BiEncoder:
         settings = {**_DEFAULTS, **found, **given}
         model = _load_encoder(encoder_path, name_or_path, trust_remote_code)
         tokenizer = _checkpoint.load_tokenizer(encoder_path, None, trust_remote_code=trust_remote_code)
-        if query_model is None and (path / QUERY_FOLDER).is_dir():
-            query_model = str(path / QUERY_FOLDER)
+        if query_model is None and (path / _checkpoint.QUERY_FOLDER).is_dir():
+            query_model = str(path / _checkpoint.QUERY_FOLDER)
         query = None
         if query_model is not None:
             query_path, _ = read_folder(_checkpoint.checkpoint_dir(query_model))
@@ -208,13 +206,8 @@ class BiEncoder:
             FileExistsError: ``path`` exists and ``overwrite`` is False.
         """
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
-        with atomic_dir(path, overwrite=overwrite) as tmp:
-            self.model.save_pretrained(tmp)
-            self.tokenizer.save_pretrained(tmp)
-            if self.asymmetric:
-                self.query_model.save_pretrained(tmp / QUERY_FOLDER)
+        with _checkpoint.writing(path, overwrite=overwrite) as tmp:
+            _checkpoint.save_encoders(tmp, self.model, self.tokenizer, self.query_model)
             write_folder(tmp, dim=self.dim or 0, pooling=self.pooling, normalize=self.normalize,
                          similarity=self.similarity, query_prefix=self.query_prefix, doc_prefix=self.doc_prefix,
                          max_seq_length=self.doc_max_length)

@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 from transformers_ir import _checkpoint, _device
-from transformers_ir._atomic import atomic_dir
 from transformers_ir._batching import inverse, longest_first
 from transformers_ir._identity import weights_hash
 from transformers_ir._options import Precision
@@ -26,7 +25,6 @@ from transformers_ir.splade._stages import SpladeEncoder, SpladeScorer
 from transformers_ir.splade._token_weights import TokenWeights
 
 Rep = Literal["query", "doc"]
-QUERY_FOLDER = "query"
 _SETTINGS = ("pooling", "query_max_length", "doc_max_length", "query_top_k", "doc_top_k", "threshold")
 _DEFAULTS = {"pooling": "max", "query_max_length": 64, "doc_max_length": 256, "query_top_k": None,
              "doc_top_k": None, "threshold": 0.0}
@@ -183,8 +181,8 @@ class Splade:
         model = _load_mlm(str(path), name_or_path, trust_remote_code)
         tokenizer = _checkpoint.load_tokenizer(path, None, trust_remote_code=trust_remote_code)
         _checkpoint.check_tokenizer_fits(tokenizer, getattr(model.config, "vocab_size", None), name_or_path)
-        if query_model is None and (path / QUERY_FOLDER).is_dir():
-            query_model = str(path / QUERY_FOLDER)
+        if query_model is None and (path / _checkpoint.QUERY_FOLDER).is_dir():
+            query_model = str(path / _checkpoint.QUERY_FOLDER)
         query = None
         if query_model == "inference-free":
             query = TokenWeights.uniform(len(tokenizer))
@@ -221,13 +219,8 @@ class Splade:
             FileExistsError: ``path`` exists and ``overwrite`` is False.
         """
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
-        with atomic_dir(path, overwrite=overwrite) as tmp:
-            self.model.save_pretrained(tmp)
-            self.tokenizer.save_pretrained(tmp)
-            if self.asymmetric:
-                self.query_model.save_pretrained(tmp / QUERY_FOLDER)
+        with _checkpoint.writing(path, overwrite=overwrite) as tmp:
+            _checkpoint.save_encoders(tmp, self.model, self.tokenizer, self.query_model)
             _checkpoint.write_settings(tmp, "splade", self.settings())
         return path
 
