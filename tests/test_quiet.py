@@ -131,3 +131,23 @@ def test_neural_stages_show_progress_by_default_and_verbose_false_silences(tiny_
         assert "100%" in capsys.readouterr().err, stage
         quiet(given)
         assert capsys.readouterr().err == "", quiet
+
+
+def test_loading_a_model_shows_no_hugging_face_bar(tmp_path, monkeypatch, capfd):
+    """Hugging Face's own "Loading weights" bar is off while our families load a checkpoint (on with
+    ``TRANSFORMERS_IR_VERBOSE=1``), and the user's own setting is left as it was."""
+    import tiny_models
+    from transformers.utils import logging as hf_logging
+
+    from transformers_ir.dense import BiEncoder
+
+    path = tiny_models.bert_encoder(tmp_path / "encoder")
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    monkeypatch.delenv("TRANSFORMERS_IR_VERBOSE", raising=False)
+    hf_logging.enable_progress_bar()
+    BiEncoder.from_pretrained(str(path), pooling="mean")
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # restored
+    monkeypatch.setenv("TRANSFORMERS_IR_VERBOSE", "1")
+    BiEncoder.from_pretrained(str(path), pooling="mean")
+    assert "Loading weights" in capfd.readouterr().err

@@ -22,6 +22,7 @@ from pathlib import Path
 from transformers_ir import _safe_io
 from transformers_ir._atomic import atomic_dir
 from transformers_ir._jsonfile import read_json
+from transformers_ir._quiet import engine_verbose
 from transformers_ir.errors import CorruptFile, IncompleteCheckpoint
 from transformers_ir.models import resolve_model
 
@@ -100,6 +101,31 @@ def checkpoint_dir(name_or_path: str | os.PathLike) -> Path:
             f"checkpoint {name_or_path!r} is neither a local folder nor in the Hugging Face cache (and the hub "
             f"cannot be reached): download it first or give its local path"
         ) from e
+
+
+def load_pretrained(model_class, path, **kwargs):
+    """``model_class.from_pretrained(path, output_loading_info=True, **kwargs)`` without Hugging Face's own
+    "Loading weights" progress bar (our stages show their own progress; ``TRANSFORMERS_IR_VERBOSE=1``, the CLI's
+    ``--verbose``, shows it). The user's setting is restored afterwards.
+
+    Args:
+        model_class: a Hugging Face model class (``AutoModel``, ``AutoModelForMaskedLM``, ...).
+        path: the checkpoint folder.
+        **kwargs: ``from_pretrained``'s other arguments.
+
+    Returns:
+        ``(model, loading info)``.
+    """
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    if shown and not engine_verbose():
+        hf_logging.disable_progress_bar()
+    try:
+        return model_class.from_pretrained(path, output_loading_info=True, **kwargs)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def require_files(path: Path, *groups: tuple[str, ...]) -> None:

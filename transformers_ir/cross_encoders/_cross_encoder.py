@@ -71,8 +71,8 @@ class CrossEncoder(Reranker):
         _checkpoint.require_files(path, ("config.json",),
                                   _checkpoint.WEIGHTS_FILES + ("model.safetensors.index.json",))
         extra = {} if num_labels is None else {"num_labels": num_labels}
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            path, trust_remote_code=trust_remote_code, dtype=torch.float32, output_loading_info=True, **extra)
+        model, info = _checkpoint.load_pretrained(AutoModelForSequenceClassification, path, dtype=torch.float32,
+                                                  trust_remote_code=trust_remote_code, **extra)
         _checkpoint.refuse_missing_weights(info, str(name_or_path), base_prefix=model.base_model_prefix,
                                            new_head=num_labels is not None, what="sequence classifier")
         tokenizer = _checkpoint.load_tokenizer(path, None, trust_remote_code=trust_remote_code)

@@ -61,8 +61,8 @@ class MonoT5(Reranker):
         path = _checkpoint.checkpoint_dir(name_or_path)
         _checkpoint.require_files(path, ("config.json",),
                                   _checkpoint.WEIGHTS_FILES + ("model.safetensors.index.json",))
-        model, info = T5ForConditionalGeneration.from_pretrained(path, dtype=torch.float32, output_loading_info=True,
-                                                                 trust_remote_code=trust_remote_code)
+        model, info = _checkpoint.load_pretrained(T5ForConditionalGeneration, path, dtype=torch.float32,
+                                                  trust_remote_code=trust_remote_code)
         _checkpoint.refuse_missing_weights(info, str(name_or_path), what="monoT5 model")
         tokenizer = _checkpoint.load_tokenizer(path, backbone, trust_remote_code=trust_remote_code)
         return cls._build(str(name_or_path), model, tokenizer, _checkpoint.read_settings(path), kwargs)

@@ -51,7 +51,7 @@ def _load_encoder(path: Path, name: str, trust_remote_code: bool) -> nn.Module:
     pooling of this family uses (an MLM or a sentence-transformers checkpoint has none)."""
     from transformers import AutoModel
 
-    model, info = AutoModel.from_pretrained(str(path), trust_remote_code=trust_remote_code, output_loading_info=True)
+    model, info = _checkpoint.load_pretrained(AutoModel, str(path), trust_remote_code=trust_remote_code)
     info = {**info, "missing_keys": [k for k in info.get("missing_keys") or () if not k.startswith("pooler.")]}
     _checkpoint.refuse_missing_weights(info, name, what="encoder")
     return model.eval()

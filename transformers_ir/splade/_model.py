@@ -72,8 +72,7 @@ def _load_mlm(path: str, name: str, trust_remote_code: bool) -> nn.Module:
     if architectures and not any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in architectures):
         raise ValueError(f"{problem} (it is a {', '.join(architectures)}): {fix}")
     try:
-        model, info = AutoModelForMaskedLM.from_pretrained(path, trust_remote_code=trust_remote_code,
-                                                           output_loading_info=True)
+        model, info = _checkpoint.load_pretrained(AutoModelForMaskedLM, path, trust_remote_code=trust_remote_code)
     except ValueError as e:
         raise ValueError(f"{problem} ({e}): {fix}") from e
     _checkpoint.refuse_missing_weights(info, name, what="masked-language model (SPLADE needs its MLM head)")
