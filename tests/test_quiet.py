@@ -134,8 +134,8 @@ def test_neural_stages_show_progress_by_default_and_verbose_false_silences(tiny_
 
 
 def test_loading_a_model_shows_no_hugging_face_bar(tmp_path, monkeypatch, capfd):
-    """Hugging Face's own "Loading weights" bar is off while our families load a checkpoint (on with
-    ``TRANSFORMERS_IR_VERBOSE=1``), and the user's own setting is left as it was."""
+    """Hugging Face's own "Loading weights" and "Writing model shards" bars are off while our families load or
+    save a checkpoint (on with ``TRANSFORMERS_IR_VERBOSE=1``), and the user's own setting is left as it was."""
     import tiny_models
     from transformers.utils import logging as hf_logging
 
@@ -145,9 +145,13 @@ def test_loading_a_model_shows_no_hugging_face_bar(tmp_path, monkeypatch, capfd)
     monkeypatch.setenv("TQDM_DISABLE", "0")
     monkeypatch.delenv("TRANSFORMERS_IR_VERBOSE", raising=False)
     hf_logging.enable_progress_bar()
-    BiEncoder.from_pretrained(str(path), pooling="mean")
-    assert "Loading weights" not in capfd.readouterr().err
+    capfd.readouterr()  # what building the tiny model printed
+    model = BiEncoder.from_pretrained(str(path), pooling="mean")
+    model.save_pretrained(tmp_path / "saved")
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "Writing model shards" not in err
     assert hf_logging.is_progress_bar_enabled()  # restored
     monkeypatch.setenv("TRANSFORMERS_IR_VERBOSE", "1")
-    BiEncoder.from_pretrained(str(path), pooling="mean")
-    assert "Loading weights" in capfd.readouterr().err
+    BiEncoder.from_pretrained(str(path), pooling="mean").save_pretrained(tmp_path / "again")
+    err = capfd.readouterr().err
+    assert "Loading weights" in err and "Writing model shards" in err

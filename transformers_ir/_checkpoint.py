@@ -45,7 +45,8 @@ QUERY_FOLDER = "query"
 @contextlib.contextmanager
 def writing(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     """A checkpoint folder written atomically: the block fills a temporary sibling, renamed onto ``path`` when it
-    succeeds (a kill leaves the previous folder, or none, never a half-written one).
+    succeeds (a kill leaves the previous folder, or none, never a half-written one); Hugging Face's own
+    "Writing model shards" bar stays off (:func:`hugging_face_bars_off`).
 
     Args:
         path: the folder to write.
@@ -60,7 +61,7 @@ def writing(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Pat
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose a new folder")
-    with atomic_dir(path, overwrite=overwrite) as tmp:
+    with atomic_dir(path, overwrite=overwrite) as tmp, hugging_face_bars_off():
         yield tmp
 
 
@@ -103,10 +104,26 @@ def checkpoint_dir(name_or_path: str | os.PathLike) -> Path:
         ) from e
 
 
+@contextlib.contextmanager
+def hugging_face_bars_off() -> Iterator[None]:
+    """Hugging Face's own progress bars ("Loading weights", "Writing model shards") off for the block, unless
+    ``TRANSFORMERS_IR_VERBOSE=1`` (the CLI's ``--verbose``): our stages show their own progress. The user's setting
+    is restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    if shown and not engine_verbose():
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+
+
 def load_pretrained(model_class, path, **kwargs):
     """``model_class.from_pretrained(path, output_loading_info=True, **kwargs)`` without Hugging Face's own
-    "Loading weights" progress bar (our stages show their own progress; ``TRANSFORMERS_IR_VERBOSE=1``, the CLI's
-    ``--verbose``, shows it). The user's setting is restored afterwards.
+    progress bar (:func:`hugging_face_bars_off`).
 
     Args:
         model_class: a Hugging Face model class (``AutoModel``, ``AutoModelForMaskedLM``, ...).
@@ -116,16 +133,8 @@ def load_pretrained(model_class, path, **kwargs):
     Returns:
         ``(model, loading info)``.
     """
-    from transformers.utils import logging as hf_logging
-
-    shown = hf_logging.is_progress_bar_enabled()
-    if shown and not engine_verbose():
-        hf_logging.disable_progress_bar()
-    try:
+    with hugging_face_bars_off():
         return model_class.from_pretrained(path, output_loading_info=True, **kwargs)
-    finally:
-        if shown:
-            hf_logging.enable_progress_bar()
 
 
 def require_files(path: Path, *groups: tuple[str, ...]) -> None:

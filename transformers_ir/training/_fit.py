@@ -113,6 +113,13 @@ def training_module(spec: TrainingSpec, family_obj):
     return CrossEncoderTrainingModule(family_obj, loss.name), PairCollator(family_obj)
 
 
+def _above_the_bar(line: str) -> None:
+    """A line on the screen above the trainer's progress bar (tqdm clears the bar, prints, redraws it)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line.rstrip("\n"), file=SCREEN)
+
+
 def fit(spec: TrainingSpec, family_obj, dataset: GroupDataset, output: Path, *, resume: bool = True,
         verbose: bool = True, callbacks: list | None = None) -> RankingTrainer:
     """Train ``family_obj``'s modules in place with the HF Trainer; checkpoints go to ``output/checkpoints``.
@@ -134,7 +141,7 @@ def fit(spec: TrainingSpec, family_obj, dataset: GroupDataset, output: Path, *, 
     head = new_parameters(module, starting_point(spec)) if spec.train.head_learning_rate else set()
     callbacks = list(callbacks or [])
     if verbose and os.environ.get("RANK", "0") == "0":  # under torchrun, one process says it
-        callbacks.append(TimeEstimate(spec.name, write=SCREEN.write))
+        callbacks.append(TimeEstimate(spec.name, write=_above_the_bar))
     trainer = RankingTrainer(model=module, args=training_arguments(spec, checkpoints, verbose=verbose),
                              train_dataset=dataset, data_collator=collator, head_parameters=head,
                              head_learning_rate=spec.train.head_learning_rate, callbacks=callbacks)
