@@ -346,7 +346,7 @@ class BiEncoder:
             The indexing pipeline (``.index(docs)`` builds it).
         """
         return (self.doc_encoder(text_field=text_field, batch_size=batch_size, verbose=verbose)
-                >> index.indexer(model_id=self.identity, overwrite=overwrite, hnsw=hnsw))
+                >> index.indexer(model_id=self.identity, overwrite=overwrite, hnsw=hnsw, verbose=verbose))
 
     def retriever(self, index, num_results: int = 1000, *, method: VectorMethod = "exact",
                   ef_search: int | None = None, batch_size: int | None = None,
