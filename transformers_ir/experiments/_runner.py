@@ -73,11 +73,12 @@ class ExperimentResult:
 
 
 def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path,
-                 built: dict | None = None) -> list[pt.Transformer]:
+                 built: dict | None = None, trained: dict | None = None) -> list[pt.Transformer]:
     """Each stage's transformer, without its cutoff; ``built`` memoises them by component and parameters, so a
-    model named by several systems is loaded once."""
+    model named by several systems is loaded once; ``trained`` receives each ``train_config``'s model folder."""
     components = registry()
     built = {} if built is None else built
+    trained = {} if trained is None else trained
     transformers = []
     for stage in spec.stages:
         memo = canonical({**_run_identity(stage), "cutoff": None})  # built without its cutoff
@@ -85,7 +86,8 @@ def build_stages(spec: SystemSpec, ctx: Context, pipeline_path: Path,
             if memo not in built:
                 params = stage.params
                 if stage.train_config is not None:  # the model its training config trains, trained when missing
-                    params = {**params, "model": str(training.ensure_trained(stage.train_config, verbose=ctx.verbose))}
+                    trained[stage.train_config] = training.ensure_trained(stage.train_config, verbose=ctx.verbose)
+                    params = {**params, "model": str(trained[stage.train_config])}
                 built[memo] = components[stage.component].build(ctx, params)
                 if stage.scale is not None:  # the same output, computed on Ray
                     built[memo] = RayStage(built[memo], **{k: v for k, v in stage.scale.items() if k != "backend"})
@@ -268,10 +270,10 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cac
     topics, qrels, corpus = _load_evaluation_data(spec)
     ctx = Context(dataset=corpus, base_dir=spec.path.parent, verbose=verbose)
     caches = StageCaches(cache_dir or default_root(), spec.corpus) if cache else None
-    runs, done, built = [], {}, {}
+    runs, done, built, trained = [], {}, {}, {}
     for system in pt.tqdm(spec.systems, desc=f"{spec.name}: systems", unit="system", disable=not verbose,
                           file=SCREEN):
-        transformers = build_stages(system, ctx, spec.path, built)
+        transformers = build_stages(system, ctx, spec.path, built, trained)
         run = _run_system(system, transformers, topics, caches, done)
         ctx.systems[system.name] = RunOf(run.pipeline, topics["qid"], run.results)  # fusion reads it
         runs.append(run)
@@ -292,19 +294,20 @@ def run_experiment(spec: PipelineSpec | str | Path, *, verbose: bool = True, cac
         if any(column in r.sparsity for r in runs):
             table[column] = [r.sparsity.get(column) for r in runs]
     result = ExperimentResult(spec, topics, qrels, runs, table, perquery)
-    _record_in_model_cards(result)
+    _record_in_model_cards(result, trained)
     return result
 
 
-def _record_in_model_cards(result: ExperimentResult) -> None:
+def _record_in_model_cards(result: ExperimentResult, trained: dict) -> None:
     """Each trained model's card gets the figures of the systems it is a stage of (a shared folder says how good
-    it is); a folder that cannot be written loses nothing but the record, said in a warning."""
+    it is); a folder that cannot be written loses nothing but the record, said in a warning. ``trained``: each
+    ``train_config``'s model folder, as the systems were built with it."""
     figures = {row["name"]: row for row in result.metrics_by_system()}
     for system in result.spec.systems:
         for stage in system.stages:
-            if stage.train_config is None:
+            if stage.train_config not in trained:
                 continue
-            model_dir = training.trained_model_path(stage.train_config)
+            model_dir = trained[stage.train_config]
             try:
                 training.record_figures(model_dir, pipeline=result.spec.name, system=system.name,
                                         topics=result.spec.topics,

@@ -82,7 +82,8 @@ def record_figures(model_dir: str | Path, *, pipeline: str, system: str, topics:
     """
     model_dir = Path(model_dir)
     card_path = model_dir / CARD
-    if not card_path.is_file() or "trained by transformers-ir" not in card_path.read_text(encoding="utf-8"):
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""
+    if "trained by transformers-ir" not in card:
         return
     entries = []
     if (model_dir / FIGURES).is_file():
@@ -95,7 +96,7 @@ def record_figures(model_dir: str | Path, *, pipeline: str, system: str, topics:
                     "measured": datetime.date.today().isoformat()})
     with atomic_file(model_dir / FIGURES) as f:
         json.dump(entries, f, indent=2)
-    card = card_path.read_text(encoding="utf-8").split("\n" + FIGURES_HEADING)[0].rstrip("\n")
+    card = card.split("\n" + FIGURES_HEADING)[0].rstrip("\n")
     with atomic_file(card_path) as f:
         f.write(card + "\n\n" + figures_section(entries))
 
