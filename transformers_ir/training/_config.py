@@ -11,7 +11,8 @@ Example (``pipelines/train/minilm-scifact.toml``)::
 
     [data]
     topics = "irds:beir/scifact/train"  # qrels and corpus default to the topics' dataset
-    negatives = { component = "bm25", engine = "pisa" }   # any registered first stage
+    negatives = { component = "bm25", engine = "pisa" }   # any registered first stage; its model may be named
+    # by the config that trains it: { component = "dense", train_config = "bi.toml" } (trained first when missing)
     depth = 100                         # sample negatives from its top-k, judged positives excluded
     group_size = 8                      # 1 positive + 7 negatives per query
 
@@ -55,6 +56,8 @@ from transformers_ir.training._tables import (
 #: The folder of the trained model inside a config's output folder, and the summary written when training ends.
 MODEL_DIR = "model"
 SUMMARY = "training.json"
+#: ``[data] negatives = { component = "dense", train_config = "x.toml" }``: the model that config trains mines them.
+NEGATIVES_TRAIN_CONFIG = "train_config"
 
 
 
@@ -177,6 +180,7 @@ class TrainingSpec:
         else:  # the parent's weights, not where its file lies
             values["model"]["train_config"] = self.parent().config_hash()
         values["data"]["teacher"] = self.teacher_identity
+        values["data"]["negatives"] = self.negatives_identity
         if self.loss.temperature is None:  # absent at its default: configs written before it keep their hashes
             del values["loss"]["temperature"]
         return json_hash(values)[:12]
@@ -228,6 +232,21 @@ class TrainingSpec:
             except FileNotFoundError as e:
                 raise ConfigError(f"{self.path or self.name}: [data] teacher model {teacher.model!r}: {e}") from None
         return identity
+
+    @property
+    def negatives_identity(self) -> dict | None:
+        """``[data] negatives`` with a ``train_config`` replaced by that config's hash (the weights it trains, not
+        where its file lies): what decides the negatives, for :meth:`config_hash` and the teacher table's key."""
+        negatives = self.data.negatives
+        if negatives is None or NEGATIVES_TRAIN_CONFIG not in negatives:
+            return negatives
+        return {**negatives, NEGATIVES_TRAIN_CONFIG: self.negatives_spec().config_hash()}
+
+    def negatives_spec(self) -> TrainingSpec:
+        """The training config whose model mines the negatives (``[data] negatives``' ``train_config``)."""
+        if self.data.negatives is None or NEGATIVES_TRAIN_CONFIG not in self.data.negatives:
+            raise ValueError(f"{self.name}: [data] negatives names no train_config")
+        return parse_training_config(self.resolve(self.data.negatives[NEGATIVES_TRAIN_CONFIG]))
 
     def teacher_spec(self) -> TrainingSpec:
         """The training config whose model scores the training pairs (``[data] teacher.train_config``)."""
@@ -333,10 +352,18 @@ def _check_negatives(negatives: dict, where: str) -> None:
     params = dict(negatives)
     name = params.pop("component", None)
     cutoff = params.pop(CUTOFF_KEY, None)
+    train_config = params.pop(NEGATIVES_TRAIN_CONFIG, None)
     components = registry()
     if not isinstance(name, str) or name not in components:
         raise ConfigError(f'{where}: [data] negatives must name a registered first stage, e.g. {{ component = '
                           f'"bm25" }}, got {name!r} (registered: {", ".join(sorted(components))})')
+    if train_config is not None:
+        if not isinstance(train_config, str):
+            raise ConfigError(f"{where}: [data] negatives train_config must be the path of a training .toml "
+                              f"(relative to this file), got {train_config!r}")
+        if "model" not in components[name].parameters() or "model" in params:
+            raise ConfigError(f"{where}: [data] negatives train_config replaces the model parameter: use it on a "
+                              f"component with 'model' (dense, splade) and drop 'model'")
     if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, int) or cutoff < 1):
         raise ConfigError(f'{where}: [data] negatives "%" must be a positive whole number, got {cutoff!r}')
     problems = components[name].check_params(params)
@@ -409,4 +436,7 @@ def parse_training_config(source: str | Path | dict, *, name: str | None = None,
     if spec.teacher is not None and spec.teacher.train_config is not None:
         _check_chained(spec, "[data] teacher.train_config", spec.teacher.train_config, RERANKER_FAMILIES,
                        where, chain)
+    if spec.data.negatives is not None and NEGATIVES_TRAIN_CONFIG in spec.data.negatives:
+        _check_chained(spec, "[data] negatives train_config", spec.data.negatives[NEGATIVES_TRAIN_CONFIG],
+                       tuple(FAMILIES), where, chain)
     return spec

@@ -15,7 +15,7 @@ from transformers_ir._ranking import check_cutoff
 from transformers_ir.data import get_dataset
 from transformers_ir.errors import UsageError
 from transformers_ir.registry import CUTOFF_KEY, Context, registry
-from transformers_ir.training._config import TrainingSpec
+from transformers_ir.training._config import NEGATIVES_TRAIN_CONFIG, TrainingSpec
 from transformers_ir.training._data import (
     DataReport,
     GroupDataset,
@@ -48,8 +48,8 @@ def teacher_scores_path(spec: TrainingSpec) -> Path:
         ``<cache>/teachers/<teacher>-<key>.run``.
     """
     d = spec.data
-    decided_by = {"teacher": spec.teacher_identity, **{k: getattr(d, k) for k in (
-        "topics", "qrels", "corpus", "negatives", "depth", "group_size", "few_candidates", "max_queries")}}
+    decided_by = {"teacher": spec.teacher_identity, "negatives": spec.negatives_identity, **{k: getattr(d, k) for k in (
+        "topics", "qrels", "corpus", "depth", "group_size", "few_candidates", "max_queries")}}
     return _paths.home() / "teachers" / f"{_teacher_name(spec)}-{json_hash(decided_by)[:12]}.run"
 
 
@@ -77,12 +77,15 @@ def _teacher_model(spec: TrainingSpec, teacher_model: str | None) -> str:
         return teacher.model
     if teacher_model is not None:
         return teacher_model
-    teacher_spec = spec.teacher_spec()
-    if not teacher_spec.trained():
-        raise UsageError(f"{spec.name}: [data] teacher.train_config {teacher.train_config!r} is not trained yet: "
-                         f"train it first (transformers-ir train {teacher_spec.path}), or use training.train, "
-                         f"which does")
-    return str(teacher_spec.model_dir())
+    return _trained_model(spec.teacher_spec(), f"{spec.name}: [data] teacher")
+
+
+def _trained_model(other: TrainingSpec, where: str) -> str:
+    """The model folder of a config another one names, refused when it is not trained yet."""
+    if not other.trained():
+        raise UsageError(f"{where}: train_config {str(other.path)!r} is not trained yet: train it first "
+                         f"(transformers-ir train {other.path}), or use training.train, which does")
+    return str(other.model_dir())
 
 
 def ensure_teacher_scores(spec: TrainingSpec, groups: list[TrainingGroup], corpus, *, teacher_model: str | None = None,
@@ -114,27 +117,32 @@ def ensure_teacher_scores(spec: TrainingSpec, groups: list[TrainingGroup], corpu
     _log.info("scoring %d training pairs with the teacher %s", len(pairs), model)
     scored, provenance = score_with_teacher(reranker, corpus, pairs, name=_teacher_name(spec), model=model,
                                             topics=spec.data.topics, depth=spec.data.depth, judged_positives=True,
-                                            source_run=json.dumps(spec.data.negatives))
+                                            source_run=json.dumps(spec.negatives_identity))
     write_teacher_scores(scored, path, provenance)
     return path
 
 
-def negatives_stage(spec: TrainingSpec, corpus):
-    """The first stage ``[data] negatives`` names (a registered component, with ``"%"`` as its cutoff).
+def negatives_stage(spec: TrainingSpec, corpus, *, model: str | None = None):
+    """The first stage ``[data] negatives`` names (a registered component, with ``"%"`` as its cutoff, and its
+    ``model`` the one a ``train_config`` trains).
 
     Args:
         spec: the training config.
         corpus: the dataset the stage retrieves from.
+        model: the folder of the negatives' ``train_config`` model, when the caller trained it (default: that
+            config's trained model).
 
     Returns:
         The transformer.
 
     Raises:
-        UsageError: an unknown component or bad parameters.
+        UsageError: an unknown component or bad parameters, or a ``train_config`` not trained yet.
     """
     params = dict(spec.data.negatives)
     name = params.pop("component")
     cutoff = params.pop(CUTOFF_KEY, None)
+    if params.pop(NEGATIVES_TRAIN_CONFIG, None) is not None:
+        params["model"] = model or _trained_model(spec.negatives_spec(), f"{spec.name}: [data] negatives")
     components = registry()
     if name not in components:
         raise UsageError(f"[data] negatives names unknown component {name!r} (registered: {', '.join(components)})")
@@ -148,8 +156,8 @@ def negatives_stage(spec: TrainingSpec, corpus):
     return stage >> Cutoff(check_cutoff(cutoff, f"[data] negatives {CUTOFF_KEY!r}"))  # ties cut by docno
 
 
-def build_dataset(spec: TrainingSpec, *, verbose: bool = False,
-                  teacher_model: str | None = None) -> tuple[GroupDataset, DataReport]:
+def build_dataset(spec: TrainingSpec, *, verbose: bool = False, teacher_model: str | None = None,
+                  negatives_model: str | None = None) -> tuple[GroupDataset, DataReport]:
     """Groups of 1 positive + ``group_size - 1`` negatives from the config's topics, qrels and first stage (or
     triples file, or the teacher file's candidates), with their texts and teacher scores.
 
@@ -158,6 +166,7 @@ def build_dataset(spec: TrainingSpec, *, verbose: bool = False,
         verbose: show progress.
         teacher_model: the folder of a teacher table's ``train_config`` model, when the caller trained it (see
             :func:`ensure_teacher_scores`); only needed when its scores are not cached yet.
+        negatives_model: the folder of the negatives' ``train_config`` model, when the caller trained it.
 
     Returns:
         ``(dataset, report)``: the groups as a torch dataset, and what was skipped and why.
@@ -184,7 +193,7 @@ def build_dataset(spec: TrainingSpec, *, verbose: bool = False,
     else:
         qrels = get_dataset(spec.resolve(d.qrels)).get_qrels() if d.qrels else dataset.get_qrels()
         if d.negatives is not None:
-            run = negatives_stage(spec, corpus)(topics)
+            run = negatives_stage(spec, corpus, model=negatives_model)(topics)
         elif teacher is not None:
             run = pd.DataFrame([(q, doc, s) for (q, doc), s in teacher.items()], columns=["qid", "docno", "score"])
         else:

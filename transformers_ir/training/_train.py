@@ -19,7 +19,7 @@ from transformers_ir._jsonfile import read_json
 from transformers_ir._outputs import claim_work_dir
 from transformers_ir._quiet import SCREEN
 from transformers_ir.training._card import CARD, model_card
-from transformers_ir.training._config import SUMMARY, TrainingSpec, parse_training_config
+from transformers_ir.training._config import NEGATIVES_TRAIN_CONFIG, SUMMARY, TrainingSpec, parse_training_config
 from transformers_ir.training._dataset import build_dataset, teacher_scores_cached
 from transformers_ir.training._families import load_family
 from transformers_ir.training._fit import fit
@@ -71,9 +71,13 @@ def train(config: str | Path | TrainingSpec, *, resume: bool = True, verbose: bo
     teacher_model = None
     if spec.teacher is not None and spec.teacher.train_config and not teacher_scores_cached(spec):
         teacher_model = str(ensure_trained(spec.teacher_spec(), verbose=verbose))  # it scores the pairs next
+    negatives_model = None
+    if spec.data.negatives is not None and NEGATIVES_TRAIN_CONFIG in spec.data.negatives:
+        negatives_model = str(ensure_trained(spec.negatives_spec(), verbose=verbose))  # it mines the negatives
     transformers.set_seed(spec.train.seed)
     started = time.perf_counter()
-    dataset, report = build_dataset(spec, verbose=verbose, teacher_model=teacher_model)
+    dataset, report = build_dataset(spec, verbose=verbose, teacher_model=teacher_model,
+                                    negatives_model=negatives_model)
     family_obj = load_family(spec, source)
     if verbose and os.environ.get("RANK", "0") == "0":  # under torchrun, one process says it
         SCREEN.write(announcement(spec, len(dataset)) + "\n")
