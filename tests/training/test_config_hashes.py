@@ -16,6 +16,7 @@ PINNED = {
     "minilm-bi-scifact": "dae7a3fb9ef4",
     "minilm-bi-scifact-distil": "14522426957c",
     "minilm-bi-scifact-distil10": "1a13d4ee64da",
+    "minilm-bi-scifact-r2": "22a02199f14f",
     "minilm-scifact": "dc3febe53299",
     "minilm-scifact-dense30": "18b55ef99f07",
     "minilm-l3-scifact": "90b38bef7a12",

@@ -102,7 +102,7 @@ class TeacherConfig:
 
 @dataclass
 class LossConfig:
-    name: str = "grouped-softmax"
+    name: str = "grouped-softmax"  # a dual encoder's (splade, bi-encoder) default: "rank-ibn"
     # multiplies the teacher's scores before any distillation loss (Margin-MSE: its margins' scale; KL: 1 / the
     # teacher's temperature); None: 1, and absent from the config hash so configs without it keep their hashes
     teacher_scale: float | None = None
@@ -426,6 +426,8 @@ def parse_training_config(source: str | Path | dict, *, name: str | None = None,
     for key in raw.keys() - _SECTIONS.keys():
         raise ConfigError(f"{where}: unknown top-level key {key!r} (valid: name, {', '.join(_SECTIONS)})")
     parts = {key: _build(cls, raw.get(key, {}), key, where) for key, cls in _SECTIONS.items()}
+    if "name" not in raw.get("loss", {}) and parts["model"].family in DUAL_ENCODER_FAMILIES:
+        parts["loss"].name = "rank-ibn"  # what trains a dual encoder without a teacher
     if isinstance(parts["data"].teacher, dict):
         parts["data"].teacher = _build(TeacherConfig, parts["data"].teacher, "data.teacher", where)
     spec = TrainingSpec(path=path, name=name or top_name or (path.stem if path else "model"), **parts)
