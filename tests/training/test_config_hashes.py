@@ -19,8 +19,8 @@ PINNED = {
     "minilm-bi-scifact-r2": "22a02199f14f",
     "minilm-scifact": "dc3febe53299",
     "minilm-scifact-dense30": "18b55ef99f07",
-    "minilm-l3-scifact": "90b38bef7a12",
-    "minilm-l3-scifact-distil": "3c052a04f306",
+    "minilm-l3-scifact": "3c153c656ad2",
+    "minilm-l3-scifact-distil": "9f6140c25238",
     "splade-tiny-scifact": "a0cb914d4887",
     "splade-tiny-scifact-distil": "8350fa64676d",
 }
